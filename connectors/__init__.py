@@ -1,0 +1,1 @@
+"""Connectors: one package per external system, the shared HTTP layer and the Connection model."""

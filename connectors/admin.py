@@ -1,0 +1,89 @@
+"""Admin for connections: secrets are write-only, the page only says which ones are set."""
+
+from django import forms
+from django.contrib import admin
+
+from connectors.models import SECRET_FIELDS, Connection
+
+
+class NeverEchoedTextarea(forms.Textarea):
+    """A textarea that renders empty even when the form comes back with an error."""
+
+    def format_value(self, value):
+        return ""
+
+
+def _secret_field(name: str, label: str) -> forms.CharField:
+    if name == "private_key":
+        widget = NeverEchoedTextarea(attrs={"rows": 3, "autocomplete": "off"})
+    else:
+        widget = forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"})
+    return forms.CharField(label=label, required=False, strip=name != "private_key", widget=widget)
+
+
+class BaseConnectionForm(forms.ModelForm):
+    base_url = forms.URLField(
+        max_length=500,
+        assume_scheme="https",
+        help_text=Connection._meta.get_field("base_url").help_text,
+    )
+    clear_secrets = forms.MultipleChoiceField(
+        choices=list(SECRET_FIELDS.items()),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Tick a stored secret to remove it.",
+    )
+
+    class Meta:
+        model = Connection
+        fields = ["name", "kind", "base_url", "enabled", "username", "client_id", "options"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        stored = set(self.instance.secret_names()) if self.instance.pk else set()
+        for name in SECRET_FIELDS:
+            self.fields[name].help_text = (
+                "Stored. Leave blank to keep it; it is never shown again."
+                if name in stored
+                else "Not set."
+            )
+
+    def save(self, commit: bool = True):
+        connection = super().save(commit=False)
+        for name in self.cleaned_data.get("clear_secrets") or []:
+            connection.set_secret(name, "")
+        for name in SECRET_FIELDS:
+            if self.cleaned_data.get(name):
+                connection.set_secret(name, self.cleaned_data[name])
+        if commit:
+            connection.save()
+        return connection
+
+
+# The secret fields are declared (not added in __init__) so the admin's fieldsets may name them.
+ConnectionForm = type(
+    "ConnectionForm",
+    (BaseConnectionForm,),
+    {name: _secret_field(name, label) for name, label in SECRET_FIELDS.items()},
+)
+
+
+@admin.register(Connection)
+class ConnectionAdmin(admin.ModelAdmin):
+    form = ConnectionForm
+    list_display = ["name", "kind", "base_url", "enabled", "stored_secrets", "updated_at"]
+    list_filter = ["kind", "enabled"]
+    search_fields = ["name", "base_url"]
+    readonly_fields = ["stored_secrets", "created_at", "updated_at"]
+
+    def get_fieldsets(self, request, obj=None):
+        return [
+            (None, {"fields": ["name", "kind", "base_url", "enabled"]}),
+            ("Credentials", {"fields": ["username", "client_id", *SECRET_FIELDS, "clear_secrets"]}),
+            ("Options", {"fields": ["options"]}),
+            ("Status", {"fields": ["stored_secrets", "created_at", "updated_at"]}),
+        ]
+
+    @admin.display(description="Secrets set")
+    def stored_secrets(self, obj: Connection) -> str:
+        return ", ".join(SECRET_FIELDS[name] for name in obj.secret_names()) or "none"

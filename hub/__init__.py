@@ -1,0 +1,1 @@
+"""Concord's Django project and integration runtime (inbox, outbox, flows, tasks, API)."""

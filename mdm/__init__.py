@@ -1,0 +1,1 @@
+"""Master data: golden customers and products, cross-references, matching and survivorship."""

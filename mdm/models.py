@@ -1,0 +1,1 @@
+"""Golden records and their cross-references (built by the MDM issue)."""
