@@ -3,11 +3,14 @@
 import os
 import socket
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import requests
 from django.contrib.auth.models import Group, User
 
+from connectors.sandbox.runner import SandboxSet
 from hub.roles import AUDITOR, DATA_STEWARD, INTEGRATION_OPERATOR
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -78,3 +81,79 @@ def subprocess_env(**overrides: str) -> dict[str, str]:
     env = dict(os.environ, DATABASE_URL=database_url_for_subprocess())
     env.update(overrides)
     return env
+
+
+def https_session(ca_bundle) -> requests.Session:
+    """A requests session that trusts only the sandbox CA.
+
+    requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE from the environment override
+    `session.verify`; trust_env=False stops that (loopback needs no proxy either).
+    """
+    session = requests.Session()
+    session.trust_env = False
+    session.verify = str(ca_bundle)
+    return session
+
+
+@dataclass
+class RunningSandbox:
+    """One emulator started for the test session: its endpoints entry and a way to drive it."""
+
+    system: str
+    endpoints: dict  # this system's entry of endpoints.json
+    ca_bundle: str
+    sandboxes: SandboxSet
+
+    @property
+    def emulator(self):
+        return self.sandboxes.emulator(self.system)
+
+    def session(self) -> requests.Session:
+        return https_session(self.ca_bundle)
+
+    def control(self, path: str, payload: dict | None = None) -> requests.Response:
+        """POST to the emulator's /__sandbox__/ control API."""
+        response = self.session().post(
+            f"{self.endpoints['control_url']}/{path}", json=payload or {}, timeout=30
+        )
+        assert response.status_code < 300, response.text
+        return response
+
+
+def _running(tmp_path_factory, system: str):
+    sandboxes = SandboxSet(
+        tmp_path_factory.mktemp(f"sandbox-{system}"),
+        systems=[system],
+        base_port=0,
+        seed=7,
+        customers=SANDBOX_TEST_CUSTOMERS,
+        products=SANDBOX_TEST_PRODUCTS,
+    )
+    document = sandboxes.start()
+    return sandboxes, RunningSandbox(system, document[system], document["ca_bundle"], sandboxes)
+
+
+# Small worlds keep the suite fast; the benchmarks use the full 2,000 customers.
+SANDBOX_TEST_CUSTOMERS = 60
+SANDBOX_TEST_PRODUCTS = 20
+
+
+@pytest.fixture(scope="session")
+def kashflow_sandbox(tmp_path_factory):
+    sandboxes, running = _running(tmp_path_factory, "kashflow")
+    yield running
+    sandboxes.stop()
+
+
+@pytest.fixture(scope="session")
+def salesforce_sandbox(tmp_path_factory):
+    sandboxes, running = _running(tmp_path_factory, "salesforce")
+    yield running
+    sandboxes.stop()
+
+
+@pytest.fixture(scope="session")
+def magento_sandbox(tmp_path_factory):
+    sandboxes, running = _running(tmp_path_factory, "magento")
+    yield running
+    sandboxes.stop()
