@@ -3,7 +3,8 @@
 from django import forms
 from django.contrib import admin
 
-from connectors.models import SECRET_FIELDS, Connection
+from connectors.models import SECRET_FIELDS, Connection, ConnectionState
+from connectors.resilience import CircuitBreaker
 
 
 class NeverEchoedTextarea(forms.Textarea):
@@ -87,3 +88,42 @@ class ConnectionAdmin(admin.ModelAdmin):
     @admin.display(description="Secrets set")
     def stored_secrets(self, obj: Connection) -> str:
         return ", ".join(SECRET_FIELDS[name] for name in obj.secret_names()) or "none"
+
+
+@admin.register(ConnectionState)
+class ConnectionStateAdmin(admin.ModelAdmin):
+    """Read-only view of each connection's breaker, failures and remaining API allowance."""
+
+    list_display = [
+        "key",
+        "breaker_state",
+        "consecutive_failures",
+        "last_failure_at",
+        "last_success_at",
+        "allowance",
+    ]
+    list_filter = ["breaker_state"]
+    search_fields = ["key", "last_error"]
+    actions = ["close_breaker"]
+    exclude = ["tokens", "tokens_updated_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in ConnectionState._meta.fields]
+
+    @admin.display(description="API allowance used")
+    def allowance(self, obj: ConnectionState) -> str:
+        if not obj.api_limit:
+            return "-"
+        return f"{obj.api_used} / {obj.api_limit}"
+
+    @admin.action(
+        description="Close the circuit breaker (let calls through again)", permissions=["change"]
+    )
+    def close_breaker(self, request, queryset):
+        for state in queryset:
+            CircuitBreaker(state.key).record_success()
+            self.log_change(request, state, "Closed the circuit breaker by hand")
+        self.message_user(request, f"Closed the breaker of {queryset.count()} connection(s).")

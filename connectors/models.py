@@ -75,3 +75,41 @@ class Connection(models.Model):
     def secret_names(self) -> list[str]:
         """Which secrets are set (names only, never values)."""
         return sorted(self._secrets())
+
+
+class BreakerState(models.TextChoices):
+    CLOSED = "closed", "Closed (calls flow)"
+    OPEN = "open", "Open (calls refused)"
+    HALF_OPEN = "half_open", "Half-open (one trial call)"
+
+
+class ConnectionState(models.Model):
+    """Runtime health of one connection, shared by every worker: breaker, rate limit, allowance.
+
+    Keyed by the connection's name (not a foreign key) so the HTTP layer can guard a
+    connection that is being tested before it is saved.
+    """
+
+    key = models.CharField(max_length=64, unique=True)
+    breaker_state = models.CharField(
+        max_length=10, choices=BreakerState.choices, default=BreakerState.CLOSED
+    )
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    opened_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    last_failure_at = models.DateTimeField(null=True, blank=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    # Client-side token bucket (tokens refill at the policy's rate up to its burst).
+    tokens = models.FloatField(default=-1.0)  # -1: never used, start full
+    tokens_updated_at = models.FloatField(default=0.0)  # time.time() of the last refill
+    # The system's own daily allowance, as last reported (Salesforce Sforce-Limit-Info).
+    api_used = models.PositiveIntegerField(null=True, blank=True)
+    api_limit = models.PositiveIntegerField(null=True, blank=True)
+    api_checked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "connection health"
+        verbose_name_plural = "connection health"
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.get_breaker_state_display()}"

@@ -340,7 +340,9 @@ class SandboxServer(ThreadingHTTPServer):
         if fault.status == 0:
             return None  # a delay-only fault: answer normally, just late
         if fault.body is None:
-            return self.emulator.error_response(fault.status, "Scripted fault")
+            response = self.emulator.error_response(fault.status, "Scripted fault")
+            response.headers.update(fault.headers)
+            return response
         return Response(fault.status, fault.body, dict(fault.headers))
 
     # Control API -------------------------------------------------------------------------

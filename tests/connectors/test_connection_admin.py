@@ -82,3 +82,23 @@ def test_add_connection_through_admin_encrypts_secret(client, superuser):
     )
     assert response.status_code == 302
     assert Connection.objects.get(name="mage").get_secret("password") == "pw1"
+
+
+def test_operator_sees_breaker_state_and_can_close_it(client, operator):
+    from connectors.models import BreakerState, ConnectionState
+
+    ConnectionState.objects.create(
+        key="kf", breaker_state=BreakerState.OPEN, consecutive_failures=5, last_error="boom"
+    )
+    client.force_login(operator)
+    listing = client.get(reverse("admin:connectors_connectionstate_changelist"))
+    assert listing.status_code == 200
+    assert "Open (calls refused)" in listing.content.decode()
+    state = ConnectionState.objects.get(key="kf")
+    response = client.post(
+        reverse("admin:connectors_connectionstate_changelist"),
+        {"action": "close_breaker", "_selected_action": [state.pk]},
+    )
+    assert response.status_code == 302
+    state.refresh_from_db()
+    assert state.breaker_state == BreakerState.CLOSED
