@@ -1,8 +1,9 @@
 """Admin for connections: secrets are write-only, the page only says which ones are set."""
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 
+from connectors.base import connector_for
 from connectors.models import SECRET_FIELDS, Connection, ConnectionState
 from connectors.resilience import CircuitBreaker
 
@@ -76,6 +77,7 @@ class ConnectionAdmin(admin.ModelAdmin):
     list_filter = ["kind", "enabled"]
     search_fields = ["name", "base_url"]
     readonly_fields = ["stored_secrets", "created_at", "updated_at"]
+    actions = ["test_connection"]
 
     def get_fieldsets(self, request, obj=None):
         return [
@@ -84,6 +86,13 @@ class ConnectionAdmin(admin.ModelAdmin):
             ("Options", {"fields": ["options"]}),
             ("Status", {"fields": ["stored_secrets", "created_at", "updated_at"]}),
         ]
+
+    @admin.action(description="Test connection (authenticate, read one record)")
+    def test_connection(self, request, queryset):
+        for connection in queryset:
+            result = connector_for(connection).check()
+            level = messages.SUCCESS if result.ok else messages.ERROR
+            self.message_user(request, f"{connection.name}: {result.summary()}", level)
 
     @admin.display(description="Secrets set")
     def stored_secrets(self, obj: Connection) -> str:

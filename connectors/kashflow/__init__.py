@@ -1,0 +1,1 @@
+"""Kashflow connector: client, mapping and sandbox emulator."""
