@@ -83,6 +83,13 @@ class Connector:
             return ""
         return f"{state.api_used} of {state.api_limit} daily API requests used"
 
+    def apply_field_mappings(self, entity: str, payload: dict, record) -> None:
+        """Fill record.custom_attributes from the raw payload with the connection's configured
+        field mappings (extra and custom fields). Call it at the end of every *_to_canonical."""
+        from connectors.field_mapping import apply_field_mappings
+
+        apply_field_mappings(self.connection, entity, payload, record)
+
     def read_one(self) -> str:
         """Authenticate and read one record; return a short description of it."""
         raise NotImplementedError

@@ -17,11 +17,13 @@ the exception tree with `raise_for_error` and its system's own error-body parser
 """
 
 import email.utils
+import json
 import logging
 import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, fields
+from decimal import Decimal
 from typing import TypeVar
 
 import requests
@@ -233,9 +235,10 @@ def raise_for_error(
 
 
 def parse_json(response: requests.Response, *, connection: str):
-    """The body as JSON; a truncated or HTML body is a transient fault of the system."""
+    """The body as JSON (fractions as Decimal); a truncated or HTML body is a transient fault."""
     try:
-        return response.json()
+        # Decimal for every JSON number with a fraction: money never passes through float.
+        return json.loads(response.content or b"null", parse_float=Decimal)
     except ValueError as exc:
         raise TransientError(
             f"{_path(response.url)} answered {response.status_code} with a body that is not "

@@ -157,3 +157,17 @@ def magento_sandbox(tmp_path_factory):
     sandboxes, running = _running(tmp_path_factory, "magento")
     yield running
     sandboxes.stop()
+
+
+def connection_for(sandbox: RunningSandbox, name: str | None = None):
+    """A saved Connection pointing at a running sandbox, as `connections --from-sandbox` makes."""
+    from connectors.management.commands.connections import _from_endpoints
+    from connectors.models import Connection
+
+    values = _from_endpoints(sandbox.system, dict(sandbox.endpoints), sandbox.ca_bundle)
+    secrets = values.pop("secrets")
+    connection = Connection(name=name or sandbox.system, kind=sandbox.system, **values)
+    for secret, value in secrets.items():
+        connection.set_secret(secret, value)
+    connection.save()
+    return connection
