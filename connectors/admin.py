@@ -2,9 +2,21 @@
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path
 
 from connectors.base import connector_for
-from connectors.models import SECRET_FIELDS, Connection, ConnectionState
+from connectors.errors import ConcordError
+from connectors.field_mapping import DEFAULT_TEMPLATES, mapped_value, read_path
+from connectors.models import (
+    SECRET_FIELDS,
+    Connection,
+    ConnectionState,
+    FieldMapping,
+    MappedEntity,
+)
 from connectors.resilience import CircuitBreaker
 
 
@@ -70,14 +82,22 @@ ConnectionForm = type(
 )
 
 
+class FieldMappingInline(admin.TabularInline):
+    model = FieldMapping
+    extra = 0
+    fields = ["entity", "source_path", "target_attribute", "transforms", "enabled", "position"]
+
+
 @admin.register(Connection)
 class ConnectionAdmin(admin.ModelAdmin):
     form = ConnectionForm
+    inlines = [FieldMappingInline]
+    change_form_template = "admin/connectors/connection/change_form.html"
     list_display = ["name", "kind", "base_url", "enabled", "stored_secrets", "updated_at"]
     list_filter = ["kind", "enabled"]
     search_fields = ["name", "base_url"]
     readonly_fields = ["stored_secrets", "created_at", "updated_at"]
-    actions = ["test_connection"]
+    actions = ["test_connection", "add_default_field_mappings"]
 
     def get_fieldsets(self, request, obj=None):
         return [
@@ -93,6 +113,76 @@ class ConnectionAdmin(admin.ModelAdmin):
             result = connector_for(connection).check()
             level = messages.SUCCESS if result.ok else messages.ERROR
             self.message_user(request, f"{connection.name}: {result.summary()}", level)
+
+    @admin.action(
+        description="Add the default field mappings for the system", permissions=["change"]
+    )
+    def add_default_field_mappings(self, request, queryset):
+        added = 0
+        for connection in queryset:
+            for entity, rows in DEFAULT_TEMPLATES.get(connection.kind, {}).items():
+                for position, (source_path, target, steps) in enumerate(rows):
+                    _, created = FieldMapping.objects.get_or_create(
+                        connection=connection,
+                        entity=entity,
+                        target_attribute=target,
+                        defaults={
+                            "source_path": source_path,
+                            "transforms": steps,
+                            "position": position,
+                        },
+                    )
+                    added += created
+            self.log_change(request, connection, "Added the default field mappings")
+        self.message_user(request, f"Added {added} field mapping(s).")
+
+    def get_urls(self):
+        urls = super().get_urls()
+        preview = path(
+            "<int:object_id>/preview-mappings/",
+            self.admin_site.admin_view(self.preview_mappings_view),
+            name="connectors_connection_preview_mappings",
+        )
+        return [preview, *urls]
+
+    def preview_mappings_view(self, request, object_id: int):
+        """Run one live record per entity through the connection's field mappings."""
+        connection = get_object_or_404(Connection, pk=object_id)
+        if not self.has_view_permission(request, connection):
+            raise PermissionDenied
+        sections = []
+        connector = connector_for(connection)
+        for entity in MappedEntity.values:
+            mappings = list(connection.field_mappings.filter(entity=entity))
+            if not mappings:
+                continue
+            section = {"entity": entity, "rows": [], "error": "", "sample_id": ""}
+            try:
+                payload = connector.sample_payload(entity)
+            except (ConcordError, NotImplementedError) as exc:
+                section["error"] = str(exc) or "this connector cannot fetch a sample yet"
+                sections.append(section)
+                continue
+            section["sample_id"] = payload.get("_sample_id", "") if payload else ""
+            for mapping in mappings:
+                row = {"mapping": mapping, "raw": None, "value": None, "error": ""}
+                try:
+                    row["raw"] = read_path(payload or {}, mapping.source_path)
+                    row["value"] = mapped_value(mapping, payload or {})
+                except (ValueError, TypeError) as exc:
+                    row["error"] = str(exc)
+                section["rows"].append(row)
+            sections.append(section)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "original": connection,
+            "title": f"Field mapping preview: {connection.name}",
+            "sections": sections,
+        }
+        return TemplateResponse(
+            request, "admin/connectors/connection/preview_mappings.html", context
+        )
 
     @admin.display(description="Secrets set")
     def stored_secrets(self, obj: Connection) -> str:

@@ -94,6 +94,11 @@ class Connector:
         """Authenticate and read one record; return a short description of it."""
         raise NotImplementedError
 
+    def sample_payload(self, entity: str) -> dict:
+        """One raw record of `entity` ("customer" or "product") as the system sends it, for the
+        field-mapping preview."""
+        raise NotImplementedError(f"{self.kind} cannot fetch a sample {entity} yet")
+
     def iter_customers(self, since: datetime | None = None) -> Iterator[Customer]:
         raise NotImplementedError
 

@@ -113,3 +113,67 @@ class ConnectionState(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key}: {self.get_breaker_state_display()}"
+
+
+class MappedEntity(models.TextChoices):
+    CUSTOMER = "customer", "Customer"
+    PRODUCT = "product", "Product"
+
+
+class FieldMapping(models.Model):
+    """One extra or custom field of a connection's records, mapped to a golden attribute."""
+
+    connection = models.ForeignKey(
+        Connection, on_delete=models.CASCADE, related_name="field_mappings"
+    )
+    entity = models.CharField(max_length=20, choices=MappedEntity.choices)
+    source_path = models.CharField(
+        max_length=255,
+        help_text="Path in the system's record: Industry, custom_attributes.tier, "
+        "CustomTextBoxes[Name=Region].Value",
+    )
+    target_attribute = models.CharField(
+        max_length=63, help_text="Golden attribute to fill (lower_case_with_underscores)."
+    )
+    transforms = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='Steps from a fixed set, e.g. [{"op": "trim"}, {"op": "case", "mode": "upper"}]',
+    )
+    enabled = models.BooleanField(default=True)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["connection", "entity", "position", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "entity", "target_attribute"],
+                name="one_mapping_per_target_attribute",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.connection.name} {self.entity}: {self.source_path} -> {self.target_attribute}"
+        )
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        from connectors.field_mapping import ATTRIBUTE_NAME, parse_path, validate_steps
+
+        errors = {}
+        try:
+            parse_path(self.source_path)
+        except ValidationError as exc:
+            errors["source_path"] = exc.messages
+        if not ATTRIBUTE_NAME.match(self.target_attribute or ""):
+            errors["target_attribute"] = [
+                "use lower-case letters, digits and underscores, starting with a letter"
+            ]
+        try:
+            validate_steps(self.transforms)
+        except ValidationError as exc:
+            errors["transforms"] = exc.messages
+        if errors:
+            raise ValidationError(errors)

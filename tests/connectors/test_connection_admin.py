@@ -6,6 +6,7 @@ from django.urls import reverse
 from connectors.models import Connection, ConnectionKind
 
 SECRET = "never-show-me-9f8e7d"
+EMPTY_INLINE = {"field_mappings-TOTAL_FORMS": "0", "field_mappings-INITIAL_FORMS": "0"}
 
 
 @pytest.fixture
@@ -26,6 +27,7 @@ def _form_data(**overrides) -> dict:
         "username": "demo",
         "client_id": "",
         "options": "{}",
+        **EMPTY_INLINE,
     }
     data.update(overrides)
     return data

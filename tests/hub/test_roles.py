@@ -61,6 +61,8 @@ def test_operator_can_add_a_connection(client, operator):
             "base_url": "https://shop.test/rest",
             "enabled": "on",
             "options": "{}",
+            "field_mappings-TOTAL_FORMS": "0",
+            "field_mappings-INITIAL_FORMS": "0",
         },
     )
     assert response.status_code == 302
