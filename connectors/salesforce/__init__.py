@@ -1,0 +1,1 @@
+"""Salesforce connector: client, mapping and sandbox emulator."""
