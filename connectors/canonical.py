@@ -43,6 +43,8 @@ class Customer:
     vat_number: str = ""
     custom_attributes: dict[str, object] = field(default_factory=dict)
     source_modified_at: datetime | None = None
+    # The system's own payload, kept on the cross-reference for stewards; not compared.
+    raw: dict | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass
@@ -59,7 +61,9 @@ class Product:
     tax_code: str = ""
     stock: Decimal | None = None
     active: bool = True
+    custom_attributes: dict[str, object] = field(default_factory=dict)
     source_modified_at: datetime | None = None
+    raw: dict | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass

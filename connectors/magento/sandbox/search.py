@@ -166,8 +166,14 @@ def require_search_criteria(criteria: SearchCriteria) -> None:
 
 # Matching -------------------------------------------------------------------------------
 def lookup(record: dict, name: str) -> Any:
-    """A field of a record; EAV custom attributes count as fields, as they do in Magento."""
-    if name in record:
+    """A field of a record; EAV custom attributes count as fields, as they do in Magento.
+
+    `entity_id` is the column behind a customer's or product's `id`, so filters and sorts on
+    it work as in real Magento (which rejects `id` for those entities).
+    """
+    if name == "entity_id" and name not in record and "id" in record:
+        value = record["id"]
+    elif name in record:
         value = record[name]
     else:
         value = None
