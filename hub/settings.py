@@ -76,7 +76,8 @@ def database_from_url(url: str) -> dict:
                 "transaction_mode": "IMMEDIATE",
                 "timeout": int(options.get("timeout", 30)),
             },
-            "TEST": {"NAME": str(path.with_name(f"test_{path.name}"))},
+            # One test database per pytest process, so parallel runs never share a file.
+            "TEST": {"NAME": str(path.with_name(f"test_{os.getpid()}_{path.name}"))},
         }
     if parts.scheme in ("postgres", "postgresql", "pgsql"):
         return {
