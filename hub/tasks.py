@@ -10,3 +10,38 @@ def ping() -> dict:
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
     return {"pid": os.getpid(), "database": connection.vendor}
+
+
+def pull_all() -> dict:
+    """Scheduled: pull every enabled connection's changed customers and products into the MDM."""
+    from connectors.errors import ConcordError
+    from connectors.models import Connection
+    from hub.sync import ENTITIES, pull
+
+    results = {}
+    for configured in Connection.objects.filter(enabled=True):
+        for entity in ENTITIES:
+            key = f"{configured.name}/{entity}"
+            try:
+                results[key] = pull(configured, entity).as_dict()
+            except (ConcordError, NotImplementedError) as exc:
+                results[key] = {"error": str(exc)}
+    return results
+
+
+PULL_SCHEDULE_NAME = "Pull changes from every connection"
+
+
+def ensure_pull_schedule(minutes: int = 5) -> None:
+    """Create (or update) the django-q2 schedule that keeps pulling while the hub runs."""
+    from django_q.models import Schedule
+
+    Schedule.objects.update_or_create(
+        name=PULL_SCHEDULE_NAME,
+        defaults={
+            "func": "hub.tasks.pull_all",
+            "schedule_type": Schedule.MINUTES,
+            "minutes": minutes,
+            "repeats": -1,
+        },
+    )

@@ -33,6 +33,7 @@ def test_demo_serves_the_admin_and_stops_on_ctrl_c(tmp_path):
         CONCORD_VAR_DIR=str(tmp_path),
         DATABASE_URL=f"sqlite:///{tmp_path}/demo.sqlite3",
         PORT=str(port),
+        SANDBOX_ARGS="--base-port 0 --customers 40 --products 10",
     )
     # A session of its own stands in for the terminal: Ctrl-C signals the whole group.
     demo = subprocess.Popen(
@@ -80,6 +81,11 @@ def test_demo_serves_the_admin_and_stops_on_ctrl_c(tmp_path):
         assert "Site administration" in response.text or "Master data hub" in response.text
         assert "Log out" in response.text
         assert requests.get(f"http://127.0.0.1:{port}/healthz", timeout=10).status_code == 200
+        # The sandboxes run and the demo connections point at them.
+        assert (tmp_path / "sandbox" / "endpoints.json").exists()
+        connections = session.get(f"http://127.0.0.1:{port}/admin/connectors/connection/")
+        for kind in ("kashflow", "salesforce", "magento"):
+            assert f">{kind}<" in connections.text
     finally:
         os.killpg(demo.pid, signal.SIGINT)
         started = time.monotonic()

@@ -7,6 +7,7 @@ period is killed, so nothing is left running behind the terminal.
 import json
 import os
 import secrets
+import shlex
 import signal
 import subprocess
 import sys
@@ -18,7 +19,9 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
+
+from hub.tasks import ensure_pull_schedule
 
 DEMO_USERNAME = "admin"
 STOP_GRACE_SECONDS = 6
@@ -30,8 +33,16 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--port", type=int, default=settings.PORT)
         parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+        parser.add_argument(
+            "--no-sandbox", action="store_true", help="do not start the sandboxes (real systems)"
+        )
+        parser.add_argument(
+            "--sandbox-args",
+            default=os.environ.get("SANDBOX_ARGS", ""),
+            help='extra arguments for `manage.py sandbox`, e.g. "--customers 500"',
+        )
 
-    def handle(self, *args, port: int, host: str, **options):
+    def handle(self, *args, port: int, host: str, no_sandbox: bool, sandbox_args: str, **options):
         self.stdout.write("Migrating the database...")
         call_command("migrate", interactive=False, verbosity=0)
         username, password = ensure_demo_admin(settings.VAR_DIR / "demo-admin.json")
@@ -46,6 +57,8 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
         try:
+            if not no_sandbox:
+                children.append(self.start_sandbox(sandbox_args, lambda: stopping))
             for name, argv in self.processes(host, port):
                 children.append((name, subprocess.Popen(argv)))
             url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"  # noqa: S104
@@ -58,23 +71,56 @@ class Command(BaseCommand):
                         "Press Ctrl-C to stop.\n"
                     )
                 )
+            if not no_sandbox and not stopping:
+                # The first pull runs beside the web server: the admin fills up as it goes.
+                self.stdout.write("Pulling customers and products from the sandboxes...")
+                children.append(("first pull", subprocess.Popen(self.manage("pull"))))
             while not stopping:
                 for name, child in children:
-                    if child.poll() is not None:
-                        self.stderr.write(f"{name} exited with code {child.returncode}; stopping.")
-                        stopping = True
+                    if child.poll() is None:
+                        continue
+                    if name == "first pull":
+                        state = "done" if child.returncode == 0 else "failed (see above)"
+                        self.stdout.write(f"First pull {state}; pulling again every 5 minutes.")
+                        children.remove((name, child))
+                        break
+                    self.stderr.write(f"{name} exited with code {child.returncode}; stopping.")
+                    stopping = True
                 time.sleep(0.2)
         finally:
             self.stdout.write("Stopping...")
             stop_children(children)
             self.stdout.write("Stopped.")
 
+    @staticmethod
+    def manage(*args: str) -> list[str]:
+        return [sys.executable, str(settings.BASE_DIR / "manage.py"), *args]
+
     def processes(self, host: str, port: int) -> list[tuple[str, list[str]]]:
-        manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
         return [
-            ("web server", [*manage, "runserver", f"{host}:{port}", "--noreload"]),
-            ("worker", [*manage, "qcluster"]),
+            ("web server", self.manage("runserver", f"{host}:{port}", "--noreload")),
+            ("worker", self.manage("qcluster")),
         ]
+
+    def start_sandbox(self, extra_args: str, stopping) -> tuple[str, subprocess.Popen]:
+        """Start the sandboxes, wait for their endpoints, point the connections at them."""
+        state_dir = settings.VAR_DIR / "sandbox"
+        endpoints = state_dir / "endpoints.json"
+        started = time.time()
+        self.stdout.write("Starting the Kashflow, Salesforce and Magento sandboxes...")
+        child = subprocess.Popen(
+            self.manage("sandbox", "--state-dir", str(state_dir), *shlex.split(extra_args))
+        )
+        while not (endpoints.exists() and endpoints.stat().st_mtime >= started - 1):
+            if child.poll() is not None or stopping():
+                raise CommandError(
+                    "the sandboxes did not start (see above); if the ports are taken, "
+                    'run with SANDBOX_ARGS="--base-port 0"'
+                )
+            time.sleep(0.2)
+        call_command("connections", from_sandbox=str(state_dir), stdout=self.stdout)
+        ensure_pull_schedule()
+        return ("sandboxes", child)
 
 
 def ensure_demo_admin(credentials_path: Path) -> tuple[str, str]:

@@ -1,0 +1,134 @@
+"""Matching quality and speed on generated truth-labelled customers.
+
+    .venv/bin/python bench/mdm_quality.py --kind people --entities 3000 [--database-url URL]
+
+Generates records with `bench/mdm_generate.py`, loads them into a fresh database with the real
+`import_records` command (weights estimated from the file, then matching, golden records and
+survivorship), and compares the golden records with the truth: pairwise precision, recall and
+F1 of "same golden record", the share of missed true pairs that landed in the review band, and
+the throughput. Without --database-url a throw-away SQLite file is used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from itertools import combinations
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+
+def pairs_of(groups: dict) -> set[tuple[str, str]]:
+    result = set()
+    for members in groups.values():
+        result.update(combinations(sorted(members), 2))
+    return result
+
+
+def realtime_latencies(rows: list[dict]) -> list[float]:
+    """Milliseconds to match one record against the loaded golden records (read-only path)."""
+    from mdm.management.commands.import_records import customer_from_row
+    from mdm.matching.matcher import find_matches, profile_and_keys
+    from mdm.records import customer_attributes
+
+    timings = []
+    for row in rows:
+        started = time.perf_counter()
+        profile, keys = profile_and_keys("customer", customer_attributes(customer_from_row(row)))
+        find_matches("customer", profile, keys)
+        timings.append((time.perf_counter() - started) * 1000)
+    return sorted(timings)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--kind", choices=("people", "business"), default="people")
+    parser.add_argument("--entities", type=int, default=3000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--moved", type=float, default=0.05, help="share of duplicates that moved")
+    parser.add_argument("--database-url", default="")
+    args = parser.parse_args(argv)
+    workdir = Path(tempfile.mkdtemp(prefix="mdm-bench-"))
+    os.environ["DATABASE_URL"] = args.database_url or f"sqlite:///{workdir / 'bench.sqlite3'}"
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hub.settings")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from mdm_generate import generate, write_csv
+
+    from mdm.models import Customer, ReviewStatus, ReviewTask, SourceRecord
+
+    if args.database_url:
+        call_command("flush", interactive=False, verbosity=0)
+    call_command("migrate", verbosity=0)
+    rows = generate(args.kind, args.entities, args.seed, args.moved)
+    csv_path = workdir / "records.csv"
+    with open(csv_path, "w", newline="") as handle:
+        write_csv(rows, handle)
+    started = time.monotonic()
+    call_command("import_records", "--entity", "customer", str(csv_path), stdout=io.StringIO(),
+                 stderr=io.StringIO())  # fmt: skip
+    elapsed = time.monotonic() - started
+
+    truth = {(row["source_system"], row["source_id"]): row["truth_id"] for row in rows}
+    golden_of = {
+        (system, external_id): str(golden)
+        for system, external_id, golden in SourceRecord.objects.values_list(
+            "system", "external_id", "customer_id"
+        )
+    }
+    by_truth, by_golden = defaultdict(list), defaultdict(list)
+    for key, truth_id in truth.items():
+        label = f"{key[0]}:{key[1]}"
+        by_truth[truth_id].append(label)
+        by_golden[golden_of[key]].append(label)
+    true_pairs, found_pairs = pairs_of(by_truth), pairs_of(by_golden)
+    correct = len(true_pairs & found_pairs)
+    precision = correct / len(found_pairs) if found_pairs else 1.0
+    recall = correct / len(true_pairs) if true_pairs else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    label_golden = {f"{k[0]}:{k[1]}": g for k, g in golden_of.items()}
+    review_pairs = set()
+    for left, right in ReviewTask.objects.filter(status=ReviewStatus.OPEN).values_list(
+        "left_id", "right_id"
+    ):
+        review_pairs.add(frozenset((str(left), str(right))))
+    missed = true_pairs - found_pairs
+    in_review = sum(
+        1 for a, b in missed if frozenset((label_golden[a], label_golden[b])) in review_pairs
+    )
+    latencies = realtime_latencies(rows[:300])
+    result = {
+        "kind": args.kind,
+        "records": len(rows),
+        "entities": args.entities,
+        "golden": Customer.objects.filter(status="active").count(),
+        "true_pairs": len(true_pairs),
+        "precision": round(precision, 4),
+        "recall": round(recall, 4),
+        "f1": round(f1, 4),
+        "missed_pairs": len(missed),
+        "missed_in_review": round(in_review / len(missed), 4) if missed else 1.0,
+        "review_tasks": ReviewTask.objects.filter(status=ReviewStatus.OPEN).count(),
+        "moved_share": args.moved,
+        "seconds": round(elapsed, 1),
+        "records_per_second": round(len(rows) / elapsed, 1),
+        "match_p50_ms": round(latencies[len(latencies) // 2], 2),
+        "match_p95_ms": round(latencies[int(len(latencies) * 0.95)], 2),
+    }
+    for key, value in result.items():
+        print(f"{key:>18}: {value}")
+    return result
+
+
+if __name__ == "__main__":
+    main()

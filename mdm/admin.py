@@ -1,0 +1,346 @@
+"""Admin for data stewards: golden records, cross-references, review queue, merges, settings.
+
+Every action calls the service layer (`mdm.merge`) and leaves a LogEntry per changed row.
+Golden records are read-only here except for pins: values come from survivorship.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.contrib.admin.models import CHANGE, LogEntry
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+
+from mdm.merge import MergeError, decide_review, merge, unmerge
+from mdm.models import (
+    Customer,
+    GoldenStatus,
+    HistoryEntry,
+    MatchSettings,
+    Merge,
+    PairDecision,
+    Product,
+    ReviewStatus,
+    ReviewTask,
+    SourceRecord,
+    SurvivorshipRule,
+    golden_model,
+)
+from mdm.survivorship import apply_survivorship, provenance_of
+
+
+def _log(request, obj, message: str) -> None:
+    LogEntry.objects.log_actions(
+        user_id=request.user.pk,
+        queryset=[obj],
+        action_flag=CHANGE,
+        change_message=message,
+        single_object=True,
+    )
+
+
+def _table(headers, rows) -> str:
+    head = format_html_join("", "<th>{}</th>", ((header,) for header in headers))
+    body = format_html_join(
+        "",
+        "<tr>{}</tr>",
+        ((format_html_join("", "<td>{}</td>", ((cell,) for cell in row)),) for row in rows),
+    )
+    return format_html("<table><thead><tr>{}</tr></thead><tbody>{}</tbody></table>", head, body)
+
+
+class GoldenAdmin(admin.ModelAdmin):
+    """Shared by golden customers and products."""
+
+    show_full_result_count = False
+    list_per_page = 50
+    list_filter = ("status",)
+    actions = ("merge_into_first", "recompute")
+
+    def get_readonly_fields(self, request, obj=None):
+        names = [field.name for field in self.model._meta.fields if field.name != "pinned"]
+        return [*names, "cross_references", "provenance", "history"]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.display(description="Cross-references")
+    def cross_references(self, obj):
+        records = obj.source_records().order_by("system", "external_id")
+        return _table(
+            ("system", "external id", "source modified", "received"),
+            (
+                (record.system, record.external_id, record.source_modified_at, record.updated_at)
+                for record in records
+            ),
+        )
+
+    @admin.display(description="Provenance")
+    def provenance(self, obj):
+        attributes = provenance_of(obj)
+        sources = SourceRecord.objects.in_bulk(
+            {item["source_record_id"] for item in attributes.values() if item["source_record_id"]}
+        )
+        return _table(
+            ("attribute", "value", "rule", "from"),
+            (
+                (name, item["value"], item["rule"], sources.get(item["source_record_id"], "-"))
+                for name, item in sorted(attributes.items())
+            ),
+        )
+
+    @admin.display(description="History")
+    def history(self, obj):
+        entries = HistoryEntry.objects.filter(entity=obj.ENTITY, golden_id=obj.id).select_related(
+            "actor"
+        )[:200]
+        return _table(
+            ("when", "what", "who", "why", "changes (before → after)"),
+            (
+                (
+                    entry.created_at,
+                    entry.get_action_display(),
+                    entry.who,
+                    entry.reason or (entry.related_golden_id or ""),
+                    "; ".join(
+                        f"{name}: {change[0]!r} → {change[1]!r}"
+                        for name, change in entry.changes.items()
+                        if isinstance(change, list) and len(change) == 2
+                    ),
+                )
+                for entry in entries
+            ),
+        )
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if "pinned" in form.changed_data:
+            apply_survivorship(obj, actor=request.user, reason="steward changed pinned values")
+
+    @admin.action(description="Merge the selected records into the oldest one")
+    def merge_into_first(self, request, queryset):
+        records = list(queryset.filter(status=GoldenStatus.ACTIVE).order_by("created_at"))
+        if len(records) < 2:
+            self.message_user(request, "Select at least two active records.", messages.WARNING)
+            return
+        survivor = records[0]
+        for other in records[1:]:
+            try:
+                merge(survivor, other, actor=request.user, reason="merged by hand in the admin")
+                _log(request, other, f"Merged into {survivor.id}")
+            except MergeError as exc:
+                self.message_user(request, f"{other}: {exc}", messages.ERROR)
+        self.message_user(request, f"Merged {len(records) - 1} record(s) into {survivor}.")
+
+    @admin.action(description="Recompute surviving values")
+    def recompute(self, request, queryset):
+        for golden in queryset.filter(status=GoldenStatus.ACTIVE):
+            apply_survivorship(golden, actor=request.user, reason="recomputed in the admin")
+        self.message_user(request, "Surviving values recomputed.")
+
+
+@admin.register(Customer)
+class CustomerAdmin(GoldenAdmin):
+    list_display = ("__str__", "company_name", "first_name", "last_name", "email",
+                    "billing_postcode", "status", "updated_at")  # fmt: skip
+    list_filter = ("status", "billing_country")
+    search_fields = ("=id", "company_name", "last_name", "email", "billing_postcode")
+
+
+@admin.register(Product)
+class ProductAdmin(GoldenAdmin):
+    list_display = ("__str__", "sku", "name", "unit_price", "currency", "active", "status")
+    list_filter = ("status", "active", "currency")
+    search_fields = ("=id", "sku", "name")
+
+
+@admin.register(SourceRecord)
+class SourceRecordAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "entity", "system", "external_id", "customer", "product",
+                    "source_modified_at")  # fmt: skip
+    list_filter = ("entity", "system")
+    search_fields = ("external_id",)
+    list_select_related = ("customer", "product")
+    show_full_result_count = False
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in self.model._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(ReviewTask)
+class ReviewTaskAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "entity", "probability", "status", "created_at", "decide")
+    list_filter = ("status", "entity")
+    show_full_result_count = False
+    actions = ("approve_merge", "not_the_same")
+    readonly_fields = ("entity", "status", "probability", "comparison", "evidence", "decided_by",
+                       "decided_at", "decide")  # fmt: skip
+    fields = readonly_fields
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.display(description="Decide")
+    def decide(self, obj):
+        if obj.status != ReviewStatus.OPEN:
+            return obj.get_status_display()
+        return format_html(
+            '<form method="post" action="{}" style="display:inline">'
+            '<input type="hidden" name="csrfmiddlewaretoken" value="{}">'
+            '<button name="same" value="1">Merge</button> '
+            '<button name="same" value="0">Not the same</button></form>',
+            reverse("admin:mdm_reviewtask_decide", args=[obj.pk]),
+            getattr(self, "_csrf_token", ""),
+        )
+
+    def changelist_view(self, request, extra_context=None):
+        from django.middleware.csrf import get_token
+
+        self._csrf_token = get_token(request)
+        return super().changelist_view(request, extra_context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        from django.middleware.csrf import get_token
+
+        self._csrf_token = get_token(request)
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    @admin.display(description="Side by side")
+    def comparison(self, obj):
+        model = golden_model(obj.entity)
+        left, right = (
+            model.objects.filter(pk=obj.left_id).first(),
+            model.objects.filter(pk=obj.right_id).first(),
+        )
+        if left is None or right is None:
+            return "-"
+        left_values, right_values = left.values(), right.values()
+        rows = [
+            ("golden id", left.id, right.id, ""),
+            *(
+                (
+                    name,
+                    left_values[name],
+                    right_values[name],
+                    "=" if left_values[name] == right_values[name] else "≠",
+                )
+                for name in model.ATTRIBUTES
+                if left_values[name] not in ("", None, [], {})
+                or right_values[name] not in ("", None, [], {})
+            ),
+        ]
+        return _table(("attribute", "left", "right", ""), rows)
+
+    @admin.display(description="Explanation")
+    def evidence(self, obj):
+        return _table(
+            ("field", "agreement", "weight (bits)"),
+            (
+                (item["field"], item["level"], item.get("weight"))
+                for item in obj.explanation.get("fields", [])
+            ),
+        )
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:task_id>/decide/",
+                self.admin_site.admin_view(self.decide_view),
+                name="mdm_reviewtask_decide",
+            ),
+            *super().get_urls(),
+        ]
+
+    def decide_view(self, request, task_id: int):
+        task = get_object_or_404(ReviewTask, pk=task_id)
+        if request.method != "POST" or not self.has_change_permission(request, task):
+            return redirect("admin:mdm_reviewtask_changelist")
+        self._decide(request, [task], same=request.POST.get("same") == "1")
+        return redirect("admin:mdm_reviewtask_changelist")
+
+    def _decide(self, request, tasks, *, same: bool) -> None:
+        done = 0
+        for task in tasks:
+            try:
+                decide_review(task, same=same, actor=request.user)
+                _log(request, task, "approved merge" if same else "not the same")
+                done += 1
+            except MergeError as exc:
+                self.message_user(request, f"{task}: {exc}", messages.WARNING)
+        verb = "merged" if same else "marked not the same"
+        self.message_user(request, f"{done} review task(s) {verb}.")
+
+    @admin.action(description="Approve merge")
+    def approve_merge(self, request, queryset):
+        self._decide(request, queryset.filter(status=ReviewStatus.OPEN), same=True)
+
+    @admin.action(description="Not the same")
+    def not_the_same(self, request, queryset):
+        self._decide(request, queryset.filter(status=ReviewStatus.OPEN), same=False)
+
+
+@admin.register(Merge)
+class MergeAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "entity", "probability", "actor", "reason", "created_at",
+                    "undone_at")  # fmt: skip
+    list_filter = ("entity",)
+    search_fields = ("=survivor_id", "=merged_id")
+    actions = ("undo",)
+    show_full_result_count = False
+    exclude = ("snapshot",)
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in self.model._meta.fields if field.name != "snapshot"]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.action(description="Unmerge (restore both records exactly)")
+    def undo(self, request, queryset):
+        for merge_row in queryset.filter(undone_at=None).order_by("-created_at"):
+            try:
+                unmerge(merge_row, actor=request.user, reason="unmerged in the admin")
+                _log(request, merge_row, "Unmerged")
+            except MergeError as exc:
+                self.message_user(request, f"{merge_row}: {exc}", messages.ERROR)
+        self.message_user(request, "Unmerge done where possible.")
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(HistoryEntry)
+class HistoryEntryAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "entity", "golden_id", "action", "actor", "reason")
+    list_filter = ("entity", "action")
+    search_fields = ("=golden_id",)
+    list_select_related = ("actor",)
+
+
+@admin.register(PairDecision)
+class PairDecisionAdmin(ReadOnlyAdmin):
+    list_display = ("entity", "left_id", "right_id", "decision", "decided_by", "created_at")
+    list_filter = ("entity", "decision")
+
+
+@admin.register(MatchSettings)
+class MatchSettingsAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "auto_merge_threshold", "review_threshold", "weights_estimated_at")
+    readonly_fields = ("weights_estimated_at", "weights_pairs")
+
+
+@admin.register(SurvivorshipRule)
+class SurvivorshipRuleAdmin(admin.ModelAdmin):
+    list_display = ("entity", "attribute", "rule", "source_trust", "half_life_days")
+    list_filter = ("entity", "rule")

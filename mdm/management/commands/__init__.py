@@ -1,0 +1,1 @@
+"""import_records, export_golden."""

@@ -1,0 +1,1 @@
+"""Matching: normalisation, phonetic keys, blocking, scoring and weight estimation."""

@@ -1,0 +1,110 @@
+"""Blocking in the database: store each record's keys, lock them, find candidates through them.
+
+Keys live in `BlockingKey` (indexed on entity + key), so any worker on any machine finds the
+same candidates and nothing is lost on a restart. A key held by more than `MAX_POSTINGS`
+records ("ct:services") is too common to narrow anything down and is skipped for retrieval.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+
+from django.db import connection
+from django.db.models import Count
+
+from mdm.matching.profile import is_retrieval_key
+from mdm.models import BlockingKey, BlockingLock, SourceRecord
+
+MAX_POSTINGS = 1000
+MAX_CANDIDATE_RECORDS = 50
+_POPULATION_TTL = 60.0
+_population_cache: dict[str, tuple[float, int]] = {}
+
+
+def ensure_lock_rows(entity: str, keys: list[str]) -> None:
+    """Create the lock rows of these keys (PostgreSQL), outside the ingest transaction.
+
+    Done before locking so the locking transaction only ever waits on existing rows, taken in
+    key order: no deadlock between two ingests.
+    """
+    if connection.vendor != "postgresql" or not keys:
+        return
+    BlockingLock.objects.bulk_create(
+        [BlockingLock(entity=entity, key=key) for key in sorted(keys)], ignore_conflicts=True
+    )
+
+
+def lock_keys(entity: str, keys: list[str]) -> None:
+    """Row-lock the keys' lock rows until the transaction ends (PostgreSQL; SQLite: no-op).
+
+    SQLite needs no row lock: its IMMEDIATE transactions already serialise all writers.
+    """
+    if connection.vendor != "postgresql" or not keys:
+        return
+    ensure_lock_rows(entity, keys)  # a no-op unless a key appeared since; keeps callers simple
+    list(
+        BlockingLock.objects.select_for_update()
+        .filter(entity=entity, key__in=sorted(keys))
+        .order_by("key")
+        .values_list("id", flat=True)
+    )
+
+
+def store_keys(source_record: SourceRecord, keys: list[str]) -> None:
+    """Replace a source record's blocking keys."""
+    BlockingKey.objects.filter(source_record=source_record).delete()
+    BlockingKey.objects.bulk_create(
+        [
+            BlockingKey(entity=source_record.entity, key=key, source_record=source_record)
+            for key in keys
+        ]
+    )
+
+
+def key_counts(entity: str, keys: list[str]) -> dict[str, int]:
+    """How many source records hold each key (one grouped, index-only query)."""
+    if not keys:
+        return {}
+    rows = (
+        BlockingKey.objects.filter(entity=entity, key__in=keys)
+        .values_list("key")
+        .annotate(count=Count("id"))
+        .order_by()
+    )
+    return dict(rows)
+
+
+def population(entity: str) -> int:
+    """The number of source records of an entity, cached for a minute per process."""
+    cached = _population_cache.get(entity)
+    now = time.monotonic()
+    if cached and now - cached[0] < _POPULATION_TTL:
+        return cached[1]
+    count = SourceRecord.objects.filter(entity=entity).count()
+    _population_cache[entity] = (now, count)
+    return count
+
+
+def candidate_records(
+    entity: str, keys: list[str], counts: dict[str, int], exclude_record_id: int | None = None
+) -> list[dict]:
+    """Source records sharing a usable key, most shared keys first, at most a few hundred."""
+    usable = [
+        key for key in keys if is_retrieval_key(key) and 0 < counts.get(key, 0) <= MAX_POSTINGS
+    ]
+    if not usable:
+        return []
+    shared = Counter(
+        BlockingKey.objects.filter(entity=entity, key__in=usable).values_list(
+            "source_record_id", flat=True
+        )
+    )
+    shared.pop(exclude_record_id, None)
+    chosen = [record_id for record_id, _ in shared.most_common(MAX_CANDIDATE_RECORDS)]
+    golden_field = "customer_id" if entity == "customer" else "product_id"
+    return list(
+        SourceRecord.objects.filter(id__in=chosen).values(
+            "id", "system", "external_id", "profile", golden_field
+        )
+    )

@@ -1,0 +1,121 @@
+"""Match profiles and blocking keys: the normalised view of a record that matching works on.
+
+A profile is computed once per source record and stored with it, so scoring a candidate never
+normalises it again. Blocking keys are strings "<pass>:<value>"; keys starting with "tf." are
+only counted (term frequencies), never used to find candidates.
+"""
+
+from __future__ import annotations
+
+import re
+
+from mdm.matching import normalise
+from mdm.matching.phonetic import nysiis
+
+# Retrieval passes, in the order they are tried; documented in docs/mdm.md.
+CUSTOMER_PASSES = ("em", "ph", "nn", "la", "fa", "ct", "cn", "ad", "pc")
+PRODUCT_PASSES = ("sku", "pt", "pn")
+TERM_FREQUENCY_FIELDS = ("first", "last", "company")
+
+
+def customer_profile(attributes: dict) -> dict:
+    """The normalised fields of a flat canonical customer used for blocking and scoring."""
+    country = normalise.country(
+        attributes.get("billing_country") or attributes.get("shipping_country") or ""
+    )
+    first_raw = normalise.basic(attributes.get("first_name"))
+    last_raw = attributes.get("last_name") or ""
+    if not last_raw and len(first_raw.split()) > 1:
+        # A whole name in the first-name field: "John Smith" -> first "john", last "smith".
+        first_raw, last_raw = first_raw.split()[0], " ".join(first_raw.split()[1:])
+    prefix = "billing" if _has_address(attributes, "billing") else "shipping"
+    street = normalise.street(
+        " ".join(
+            part
+            for part in (attributes.get(f"{prefix}_line1"), attributes.get(f"{prefix}_line2"))
+            if part
+        )
+    )
+    postcode = normalise.postcode(attributes.get(f"{prefix}_postcode"), country)
+    number = re.search(r"\b\d+[a-z]?\b", street)
+    return {
+        "company": normalise.company_name(attributes.get("company_name")),
+        "first": normalise.given_name(first_raw),
+        "first_raw": first_raw.split()[0] if first_raw else "",
+        "last": normalise.family_name(last_raw),
+        "email": normalise.email(attributes.get("email")),
+        "phone": normalise.phone(attributes.get("phone"), country),
+        "street": street,
+        "number": number.group(0) if number else "",
+        "postcode": postcode,
+        "city": normalise.basic(attributes.get(f"{prefix}_city")),
+        "country": country,
+    }
+
+
+def _has_address(attributes: dict, prefix: str) -> bool:
+    return any(attributes.get(f"{prefix}_{part}") for part in ("line1", "postcode", "city"))
+
+
+def customer_keys(profile: dict) -> list[str]:
+    """The blocking keys of a customer profile (retrieval passes plus term-frequency keys)."""
+    keys: list[str] = []
+    first, last, company = profile["first"], profile["last"], profile["company"]
+    area = normalise.postcode_area(profile["postcode"]) if profile["postcode"] else ""
+    locality = area or profile["city"]
+    if profile["email"]:
+        keys.append(f"em:{profile['email']}")
+    if profile["phone"]:
+        keys.append(f"ph:{profile['phone']}")
+    first_code, last_code = nysiis(first), nysiis(last)
+    if first_code and last_code:
+        # Sorted, so swapped first and last names still share the key.
+        keys.append("nn:" + "|".join(sorted((first_code, last_code))))
+    if last_code and locality:
+        keys.append(f"la:{last_code}:{locality}")
+    if first_code and last and locality:
+        keys.append(f"fa:{first_code}:{last[0]}:{locality}")
+        keys.append(f"fa:{last_code}:{first[0]}:{locality}")
+    if company:
+        tokens = [token for token in company.split() if len(token) > 1][:3]
+        keys.extend(f"ct:{token}" for token in tokens)
+        if tokens and locality:
+            keys.append(f"cn:{nysiis(tokens[0])}:{locality}")
+    words = [word for word in profile["street"].split() if word.isalpha() and len(word) > 2]
+    if profile["number"] and words:
+        keys.append(f"ad:{profile['number']}:{nysiis(words[0])}:{locality}")
+    if profile["postcode"]:
+        keys.append(f"pc:{profile['postcode']}")
+    for field in TERM_FREQUENCY_FIELDS:
+        if profile[field]:
+            keys.append(f"tf.{field}:{profile[field]}"[:120])
+    return sorted({key[:120] for key in keys})
+
+
+def normalise_sku(sku: str | None) -> str:
+    return re.sub(r"[^A-Z0-9]", "", (sku or "").upper())
+
+
+def product_profile(attributes: dict) -> dict:
+    name = normalise.basic(attributes.get("name"))
+    return {
+        "sku": normalise_sku(attributes.get("sku")),
+        "name": name,
+        "price": attributes.get("unit_price"),
+        "currency": (attributes.get("currency") or "").upper(),
+    }
+
+
+def product_keys(profile: dict) -> list[str]:
+    keys = []
+    if profile["sku"]:
+        keys.append(f"sku:{profile['sku']}")
+    tokens = [token for token in profile["name"].split() if len(token) > 2]
+    keys.extend(f"pt:{token}" for token in tokens[:3])
+    if tokens:
+        keys.append("pn:" + "".join(nysiis(token, 4) for token in sorted(tokens)[:3]))
+    return sorted({key[:120] for key in keys})
+
+
+def is_retrieval_key(key: str) -> bool:
+    return not key.startswith("tf.")

@@ -1,1 +1,0 @@
-"""Golden records and their cross-references (built by the MDM issue)."""

@@ -1,0 +1,275 @@
+"""Survivorship: which source value each golden attribute takes, and why (provenance).
+
+Rules are per entity and attribute (or attribute group: a name or an address survives whole, so
+a street never pairs with another record's postcode). Defaults are below; a `SurvivorshipRule`
+row overrides one. Values that fail validation (a malformed email, an impossible phone) never
+win; a steward-pinned value wins until it is unpinned. Under source priority a system's trust
+halves every `half_life_days` of the value's age.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+
+from mdm.matching import normalise
+from mdm.models import (
+    Entity,
+    GoldenRecord,
+    HistoryAction,
+    HistoryEntry,
+    Provenance,
+    SourceRecord,
+    SurvivorshipRule,
+)
+from mdm.models import SurvivorshipRuleKind as Rule
+
+ADDRESS_PARTS = ("line1", "line2", "city", "region", "postcode", "country")
+PINNED = "pinned"
+DEFAULT_TRUST = 0.5
+
+# attribute or group -> (attributes it sets, default rule)
+CUSTOMER_RULES: dict[str, tuple[tuple[str, ...], str]] = {
+    "company_name": (("company_name",), Rule.MOST_FREQUENT),
+    "name": (("first_name", "last_name"), Rule.MOST_FREQUENT),
+    "email": (("email",), Rule.MOST_RECENT),
+    "phone": (("phone",), Rule.MOST_RECENT),
+    "billing_address": (tuple(f"billing_{part}" for part in ADDRESS_PARTS), Rule.MOST_RECENT),
+    "shipping_address": (tuple(f"shipping_{part}" for part in ADDRESS_PARTS), Rule.MOST_RECENT),
+    "vat_number": (("vat_number",), Rule.MOST_RECENT),
+    "emails": (("emails",), Rule.AGGREGATE),
+    "phones": (("phones",), Rule.AGGREGATE),
+    "custom_attributes": (("custom_attributes",), Rule.AGGREGATE),
+}
+PRODUCT_RULES: dict[str, tuple[tuple[str, ...], str]] = {
+    "sku": (("sku",), Rule.MOST_FREQUENT),
+    "name": (("name",), Rule.SOURCE_PRIORITY),
+    "description": (("description",), Rule.LONGEST),
+    "unit_price": (("unit_price",), Rule.MOST_RECENT),
+    "currency": (("currency",), Rule.MOST_RECENT),
+    "tax_code": (("tax_code",), Rule.MOST_RECENT),
+    "stock": (("stock",), Rule.MOST_RECENT),
+    "active": (("active",), Rule.MOST_RECENT),
+}
+# Aggregates collect every valid value of another attribute.
+AGGREGATE_SOURCES = {"emails": "email", "phones": "phone"}
+
+
+@dataclass
+class Survivor:
+    value: object
+    source_record_id: int | None
+    rule: str
+
+
+def rules_for(entity: str) -> dict[str, tuple[tuple[str, ...], str]]:
+    return CUSTOMER_RULES if entity == Entity.CUSTOMER else PRODUCT_RULES
+
+
+def _country(attributes: dict) -> str:
+    return normalise.country(
+        attributes.get("billing_country") or attributes.get("shipping_country") or ""
+    )
+
+
+def clean_value(attribute: str, value, attributes: dict):
+    """The value as the golden record stores it, or None when it is empty or invalid."""
+    if value in (None, "", [], {}):
+        return None
+    if attribute in ("email", "emails"):
+        return normalise.email(value) or None
+    if attribute in ("phone", "phones"):
+        return normalise.phone(value, _country(attributes)) or None
+    if attribute.endswith("_postcode"):
+        return normalise.postcode(value, _country(attributes)) or None
+    if attribute.endswith("_country"):
+        return normalise.country(value) or None
+    if attribute in ("unit_price", "stock"):
+        try:
+            return Decimal(str(value))
+        except InvalidOperation:
+            return None
+    return value
+
+
+def _modified(record: SourceRecord) -> datetime:
+    return record.source_modified_at or record.updated_at or datetime.min.replace(tzinfo=UTC)
+
+
+def _group_value(record: SourceRecord, attributes: tuple[str, ...]) -> tuple | None:
+    values = tuple(
+        clean_value(name, record.attributes.get(name), record.attributes) for name in attributes
+    )
+    return values if any(value is not None for value in values) else None
+
+
+def _pick(
+    rule: str, options: list[tuple[tuple, SourceRecord]], config: SurvivorshipRule | None, now
+) -> tuple[tuple, SourceRecord]:
+    """The winning (values, record) among valid options under one rule; ties: most recent."""
+
+    def recency(option):
+        return (_modified(option[1]), option[1].id)
+
+    if rule == Rule.MOST_FREQUENT:
+        counts = Counter(values for values, _ in options)
+        return max(options, key=lambda option: (counts[option[0]], recency(option)))
+    if rule == Rule.LONGEST:
+        return max(
+            options,
+            key=lambda option: (
+                sum(len(str(v)) for v in option[0] if v is not None),
+                recency(option),
+            ),
+        )
+    if rule in (Rule.MINIMUM, Rule.MAXIMUM):
+        chooser = min if rule == Rule.MINIMUM else max
+        return chooser(options, key=lambda option: (option[0], recency(option)))
+    if rule == Rule.SOURCE_PRIORITY:
+        trust_map = (config.source_trust if config else {}) or {}
+        half_life = (config.half_life_days if config else 365) or 365
+
+        def trust(option):
+            age_days = max((now - _modified(option[1])).total_seconds() / 86400, 0)
+            base = float(trust_map.get(option[1].system, DEFAULT_TRUST))
+            return (base * 0.5 ** (age_days / half_life), recency(option))
+
+        return max(options, key=trust)
+    return max(options, key=recency)
+
+
+def survive(
+    entity: str,
+    records: list[SourceRecord],
+    pinned: dict | None = None,
+    overrides: dict[str, SurvivorshipRule] | None = None,
+    now: datetime | None = None,
+) -> dict[str, Survivor]:
+    """The surviving value of every attribute of a golden record built from these records."""
+    now = now or datetime.now(UTC)
+    pinned = pinned or {}
+    overrides = overrides or {}
+    result: dict[str, Survivor] = {}
+    for group, (attributes, default_rule) in rules_for(entity).items():
+        config = overrides.get(group)
+        rule = config.rule if config else default_rule
+        if default_rule == Rule.AGGREGATE:
+            result[attributes[0]] = _aggregate(group, records)
+            continue
+        if rule == Rule.AGGREGATE:  # a single-valued attribute cannot keep all values
+            rule = Rule.MOST_RECENT
+        options = [
+            (values, record)
+            for record in records
+            if (values := _group_value(record, attributes)) is not None
+        ]
+        if options:
+            values, winner = _pick(rule, options, config, now)
+            for name, value in zip(attributes, values, strict=True):
+                result[name] = Survivor(value, winner.id, rule)
+        else:
+            for name in attributes:
+                result[name] = Survivor(None, None, rule)
+    for name, value in pinned.items():
+        if name in result:
+            result[name] = Survivor(clean_value(name, value, {}) or value, None, PINNED)
+    return result
+
+
+def _aggregate(group: str, records: list[SourceRecord]) -> Survivor:
+    ordered = sorted(records, key=lambda record: (_modified(record), record.id))
+    if group == "custom_attributes":
+        merged: dict = {}
+        for record in ordered:
+            merged.update(record.attributes.get("custom_attributes") or {})
+        return Survivor(merged, None, Rule.AGGREGATE)
+    source = AGGREGATE_SOURCES.get(group, group)
+    seen: list = []
+    for record in reversed(ordered):
+        value = clean_value(source, record.attributes.get(source), record.attributes)
+        if value is not None and value not in seen:
+            seen.append(value)
+    return Survivor(seen, None, Rule.AGGREGATE)
+
+
+def _empty(golden: GoldenRecord, name: str):
+    field = golden._meta.get_field(name)
+    if field.null:
+        return None
+    if field.get_internal_type() == "JSONField":
+        return field.default()
+    if field.get_internal_type() == "BooleanField":
+        return field.default
+    return ""
+
+
+def _comparable(value):
+    if isinstance(value, Decimal):
+        return str(value.normalize()) if value == value.to_integral() else str(value)
+    return value
+
+
+def apply_survivorship(golden: GoldenRecord, *, actor=None, reason: str = "") -> dict:
+    """Recompute a golden record's values and provenance; record any change in history.
+
+    Returns the changes as {attribute: [before, after]}.
+    """
+    entity = golden.ENTITY
+    records = list(golden.source_records())
+    overrides = {rule.attribute: rule for rule in SurvivorshipRule.objects.filter(entity=entity)}
+    survivors = survive(entity, records, golden.pinned, overrides)
+    changes = {}
+    for name, survivor in survivors.items():
+        value = survivor.value if survivor.value is not None else _empty(golden, name)
+        before = getattr(golden, name)
+        if _comparable(before) != _comparable(value):
+            changes[name] = [_jsonable(before), _jsonable(value)]
+            setattr(golden, name, value)
+    if changes:
+        golden.save()
+        HistoryEntry.objects.create(
+            entity=entity,
+            golden_id=golden.id,
+            action=HistoryAction.UPDATED,
+            changes=changes,
+            actor=actor,
+            reason=reason[:255],
+        )
+    write_provenance(golden, survivors)
+    return changes
+
+
+def provenance_map(survivors: dict[str, Survivor]) -> dict:
+    return {
+        name: {
+            "value": _jsonable(survivor.value),
+            "source_record_id": survivor.source_record_id,
+            "rule": survivor.rule,
+        }
+        for name, survivor in survivors.items()
+    }
+
+
+def write_provenance(golden: GoldenRecord, survivors: dict[str, Survivor]) -> None:
+    """Store where each surviving value came from; written only when something changed."""
+    wanted = provenance_map(survivors)
+    row = Provenance.objects.filter(entity=golden.ENTITY, golden_id=golden.id).first()
+    if row is None:
+        Provenance.objects.create(entity=golden.ENTITY, golden_id=golden.id, attributes=wanted)
+    elif row.attributes != wanted:
+        row.attributes = wanted
+        row.save(update_fields=["attributes", "updated_at"])
+
+
+def provenance_of(golden: GoldenRecord) -> dict:
+    """{attribute: {"value", "source_record_id", "rule"}} of a golden record."""
+    row = Provenance.objects.filter(entity=golden.ENTITY, golden_id=golden.id).first()
+    return row.attributes if row else {}
+
+
+def _jsonable(value):
+    if isinstance(value, Decimal):
+        return str(value)
+    return value

@@ -1,0 +1,84 @@
+"""The steward's admin: golden pages, the review queue and its one-click decisions, unmerge."""
+
+import pytest
+from django.contrib.admin.models import LogEntry
+from django.urls import reverse
+
+from mdm.ingest import ingest_customer
+from mdm.merge import merge
+from mdm.models import Customer, Merge, ReviewStatus, ReviewTask
+from tests.mdm.factories import person
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def review_task():
+    ingest_customer(person())
+    ingest_customer(person(system="shop", external_id="7", first="Mary"))
+    return ReviewTask.objects.get()
+
+
+def test_golden_page_shows_cross_references_provenance_and_history(client, steward):
+    golden = Customer.objects.get(pk=ingest_customer(person(email="a@example.com")).golden_id)
+    client.force_login(steward)
+    page = client.get(reverse("admin:mdm_customer_change", args=[golden.pk]))
+    assert page.status_code == 200
+    content = page.content.decode()
+    assert "Cross-references" in content and "crm" in content
+    assert "most_recent" in content  # provenance rule
+    assert "Created" in content  # history
+
+
+def test_golden_list_searches_by_name(client, steward):
+    ingest_customer(person())
+    client.force_login(steward)
+    page = client.get(reverse("admin:mdm_customer_changelist"), {"q": "Smith"})
+    assert page.status_code == 200
+    assert "Smith" in page.content.decode()
+
+
+def test_review_page_shows_both_records_side_by_side(client, steward, review_task):
+    client.force_login(steward)
+    page = client.get(reverse("admin:mdm_reviewtask_change", args=[review_task.pk]))
+    content = page.content.decode()
+    assert "Mary" in content and "William" in content
+    assert "first_name" in content  # explanation rows
+
+
+def test_one_click_merge_from_the_review_queue(client, steward, review_task):
+    client.force_login(steward)
+    client.post(reverse("admin:mdm_reviewtask_decide", args=[review_task.pk]), {"same": "1"})
+    review_task.refresh_from_db()
+    assert review_task.status == ReviewStatus.MERGED
+    assert Customer.objects.filter(status="active").count() == 1
+    assert LogEntry.objects.filter(object_id=str(review_task.pk)).exists()
+
+
+def test_bulk_not_the_same_from_the_review_queue(client, steward, review_task):
+    client.force_login(steward)
+    client.post(
+        reverse("admin:mdm_reviewtask_changelist"),
+        {"action": "not_the_same", "_selected_action": [review_task.pk]},
+    )
+    review_task.refresh_from_db()
+    assert review_task.status == ReviewStatus.NOT_SAME
+
+
+def test_unmerge_action_restores_the_merged_record(client, steward):
+    first = Customer.objects.get(pk=ingest_customer(person()).golden_id)
+    other = ingest_customer(person(system="shop", external_id="7", first="Mary")).golden_id
+    merge(first, Customer.objects.get(pk=other))
+    client.force_login(steward)
+    client.post(
+        reverse("admin:mdm_merge_changelist"),
+        {"action": "undo", "_selected_action": [Merge.objects.get().pk]},
+    )
+    assert Customer.objects.get(pk=other).status == "active"
+
+
+def test_auditor_cannot_decide_review_tasks(client, auditor, review_task):
+    client.force_login(auditor)
+    client.post(reverse("admin:mdm_reviewtask_decide", args=[review_task.pk]), {"same": "1"})
+    review_task.refresh_from_db()
+    assert review_task.status == ReviewStatus.OPEN

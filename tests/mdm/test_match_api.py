@@ -1,0 +1,58 @@
+"""POST /api/match/customer/: candidates with probabilities, nothing changed."""
+
+import pytest
+from django.urls import include, path
+from rest_framework.test import APIClient
+
+from hub.urls import urlpatterns as hub_urlpatterns
+from mdm.ingest import ingest_customer
+from mdm.models import Customer, ReviewTask, SourceRecord
+from tests.mdm.factories import person
+
+# Mounted here until the lead adds the same line to hub/urls.py.
+urlpatterns = [*hub_urlpatterns, path("api/", include("mdm.urls"))]
+URL = "/api/match/customer/"
+QUERY = {"first_name": "Bill", "last_name": "Smith", "address_line1": "12 High Street",
+         "city": "London", "postcode": "SW1A1AA", "country": "GB"}  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def _urls(settings):
+    settings.ROOT_URLCONF = __name__
+
+
+def _client(user) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+def test_match_returns_candidates_with_probability_and_explanation(steward):
+    golden_id = ingest_customer(person()).golden_id
+    response = _client(steward).post(URL, QUERY, format="json")
+    assert response.status_code == 200
+    best = response.json()["candidates"][0]
+    assert best["golden_id"] == str(golden_id)
+    assert best["probability"] > 0.9
+    assert best["band"] == "auto_merge"
+    assert {item["field"] for item in best["explanation"]} >= {"first_name", "address"}
+
+
+def test_match_changes_nothing(steward):
+    ingest_customer(person())
+    before = (Customer.objects.count(), SourceRecord.objects.count(), ReviewTask.objects.count())
+    _client(steward).post(URL, {**QUERY, "first_name": "Mary"}, format="json")
+    after = (Customer.objects.count(), SourceRecord.objects.count(), ReviewTask.objects.count())
+    assert after == before
+
+
+def test_match_without_any_attribute_is_a_400(steward):
+    assert _client(steward).post(URL, {}, format="json").status_code == 400
+
+
+def test_match_needs_a_user_who_may_view_customers(db):
+    from django.contrib.auth.models import User
+
+    nobody = User.objects.create_user("nobody", password="pw-for-tests-only")
+    assert _client(nobody).post(URL, QUERY, format="json").status_code == 403
+    assert APIClient().post(URL, QUERY, format="json").status_code in (401, 403)

@@ -1,0 +1,82 @@
+"""Normalisation of the values matching compares."""
+
+import pytest
+
+from mdm.matching import normalise
+from mdm.matching.phonetic import nysiis
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("The A.B.C. Widgets Co. Ltd", "abc widgets"),
+        ("Smith & Sons Limited", "smith sons"),
+        ("ACME, Inc.", "acme"),
+        ("Café Crème LLC", "cafe creme"),
+    ],
+)
+def test_company_suffixes_accents_and_punctuation_are_removed(raw, expected):
+    assert normalise.company_name(raw) == expected
+
+
+def test_street_abbreviations_expand_and_saint_is_told_from_street():
+    assert normalise.street("12 High St.") == "12 high street"
+    assert normalise.street("12 St Johns Rd") == "12 saint johns road"
+    assert normalise.street("Flat 3, 45 Park Ave") == "flat 3 45 park avenue"
+
+
+@pytest.mark.parametrize(
+    ("raw", "country", "expected"),
+    [
+        ("020 7946 0000", "GB", "+442079460000"),
+        ("+44 (0)20 7946 0000", "", "+442079460000"),
+        ("0044 20 7946 0000", "", "+442079460000"),
+        ("(555) 123-4567", "US", "+15551234567"),
+        ("1-555-123-4567", "US", "+15551234567"),
+        ("01 234 5678", "IE", "+35312345678"),
+        ("020 7946 0000", "", ""),  # national number, unknown country
+        ("123", "GB", ""),
+        ("0000000000", "GB", ""),
+    ],
+)
+def test_phone_numbers_become_e164_only_when_possible(raw, country, expected):
+    assert normalise.phone(raw, country) == expected
+
+
+def test_emails_are_lower_cased_and_malformed_ones_rejected():
+    assert normalise.email("  Foo.Bar@Example.COM ") == "foo.bar@example.com"
+    assert normalise.email("foo@bar") == ""
+    assert not normalise.is_valid_email("not an email")
+
+
+def test_postcodes_take_their_canonical_form():
+    assert normalise.postcode("sw1a1aa", "GB") == "SW1A 1AA"
+    assert normalise.postcode("12345-6789", "US") == "12345"
+    assert normalise.postcode_area("SW1A 1AA") == "SW1A"
+
+
+def test_nicknames_map_to_the_full_given_name():
+    assert normalise.given_name("Bill") == normalise.given_name("William") == "william"
+    assert normalise.given_name("Peggy") == "margaret"
+    assert normalise.given_name("Zebedee") == "zebedee"
+
+
+def test_family_names_lose_spaces_hyphens_and_apostrophes():
+    assert normalise.family_name("O'Neil-Smith") == "oneilsmith"
+
+
+@pytest.mark.parametrize(
+    ("left", "right"),
+    [
+        ("macdonald", "mcdonald"),
+        ("johnson", "jonson"),
+        ("catherine", "katherine"),
+        ("phillips", "filips"),
+    ],
+)
+def test_names_that_sound_alike_share_a_phonetic_key(left, right):
+    assert nysiis(left)[:3] == nysiis(right)[:3]
+
+
+def test_different_names_get_different_phonetic_keys():
+    assert nysiis("smith") != nysiis("jones")

@@ -1,0 +1,81 @@
+"""Fellegi-Sunter scoring: missing values, term frequencies, explanations, estimation."""
+
+import random
+
+from mdm.matching.estimate import estimate_weights
+from mdm.matching.profile import customer_profile
+from mdm.matching.scoring import (
+    CUSTOMER_COMPARISONS,
+    customer_levels,
+    default_weights,
+    score,
+)
+
+
+def _profile(**attributes):
+    return customer_profile(attributes)
+
+
+WEIGHTS = default_weights(CUSTOMER_COMPARISONS)
+
+
+def test_missing_values_are_neutral_not_evidence_against():
+    full = _profile(first_name="Ann", last_name="Lee", email="ann@example.com")
+    without_email = _profile(first_name="Ann", last_name="Lee")
+    with_email, _ = score(customer_levels(full, full), WEIGHTS, CUSTOMER_COMPARISONS)
+    missing, explanation = score(
+        customer_levels(full, without_email), WEIGHTS, CUSTOMER_COMPARISONS
+    )
+    different, _ = score(
+        customer_levels(full, _profile(first_name="Ann", last_name="Lee", email="x@y.org")),
+        WEIGHTS,
+        CUSTOMER_COMPARISONS,
+    )
+    assert different < missing < with_email
+    assert {"field": "email", "level": "missing", "weight": 0.0} in explanation
+
+
+def test_common_names_count_for_less_than_rare_ones():
+    smith = _profile(first_name="John", last_name="Smith")
+    counts = {"smith": 20_000, "john": 30_000}
+
+    def frequency(field, value):
+        return counts.get(value, 1), 1_000_000
+
+    common, _ = score(
+        customer_levels(smith, smith), WEIGHTS, CUSTOMER_COMPARISONS, smith, frequency
+    )
+    rare = _profile(first_name="Aurelio", last_name="Quarshie")
+    unusual, _ = score(customer_levels(rare, rare), WEIGHTS, CUSTOMER_COMPARISONS, rare, frequency)
+    assert unusual > common
+
+
+def test_swapped_first_and_last_names_still_agree():
+    left = _profile(first_name="Kyle", last_name="Davies")
+    right = _profile(first_name="Davies", last_name="Kyle")
+    levels = customer_levels(left, right)
+    assert (levels["first_name"], levels["last_name"]) == (0, 0)
+
+
+def test_estimated_weights_separate_agreement_from_chance():
+    rng = random.Random(3)
+    given = ["anna", "brian", "chloe", "david", "ellen", "frank", "grace", "harry", "irene"]
+    profiles = []
+    for index in range(600):
+        base = {
+            "first_name": rng.choice(given),
+            "last_name": "".join(
+                rng.choice("bcdfghklmnprstvw") + rng.choice("aeiou") for _ in "xyz"
+            ),
+            "billing_line1": f"{rng.randrange(1, 300)} {rng.choice(given)} Road",
+            "billing_postcode": f"SW{rng.randrange(1, 30)} {rng.randrange(1, 9)}AA",
+            "billing_country": "GB",
+        }
+        profiles.append(customer_profile(base))
+        if index % 3 == 0:
+            profiles.append(customer_profile({**base, "billing_line1": base["billing_line1"][:-1]}))
+    weights = estimate_weights("customer", profiles)
+    last = weights["fields"]["last_name"]
+    assert last["m"][0] > 0.8
+    assert last["u"][0] < 0.05
+    assert 0 < weights["prior"] < 0.01
