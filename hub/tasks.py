@@ -1,8 +1,11 @@
 """django-q2 tasks of the runtime that do not belong to a flow."""
 
+import logging
 import os
 
 from django.db import connection
+
+logger = logging.getLogger(__name__)
 
 
 def ping() -> dict:
@@ -26,6 +29,9 @@ def pull_all() -> dict:
                 results[key] = pull(configured, entity).as_dict()
             except (ConcordError, NotImplementedError) as exc:
                 results[key] = {"error": str(exc)}
+            except Exception as exc:  # one broken connection must not stop the others
+                logger.exception("pull of %s failed", key)
+                results[key] = {"error": f"{exc.__class__.__name__}: {exc}"}
     return results
 
 
@@ -34,6 +40,9 @@ PULL_SCHEDULE_NAME = "Pull changes from every connection"
 
 def ensure_pull_schedule(minutes: int = 5) -> None:
     """Create (or update) the django-q2 schedule that keeps pulling while the hub runs."""
+    from datetime import timedelta
+
+    from django.utils import timezone
     from django_q.models import Schedule
 
     Schedule.objects.update_or_create(
@@ -43,5 +52,7 @@ def ensure_pull_schedule(minutes: int = 5) -> None:
             "schedule_type": Schedule.MINUTES,
             "minutes": minutes,
             "repeats": -1,
+            # The demo runs a first pull itself; the schedule takes over after that.
+            "next_run": timezone.now() + timedelta(minutes=minutes),
         },
     )
