@@ -264,3 +264,24 @@ def test_malformed_body_is_a_transient_error(notes):
 def test_policy_reads_connection_options():
     policy = HttpPolicy.from_options({"read_timeout": "12", "max_attempts": 2, "unrelated": 1})
     assert policy.read_timeout == 12.0 and policy.max_attempts == 2
+
+
+def test_429_several_times_with_retry_after_then_success(notes):
+    server, control = notes
+    fault(control, server, path_regex="^/notes$", status=429, times=3, headers={"Retry-After": "1"})
+    sleep = RecordedSleep()
+    session = make_session(server, sleep=sleep)
+    assert session.get(f"{server.origin}/notes").status_code == 200
+    assert session.attempts_made == 4
+    assert sleep.calls == [1.0, 1.0, 1.0]
+
+
+def test_a_validation_error_is_not_retried(notes):
+    server, control = notes
+    fault(control, server, path_regex="^/notes$", status=400, times=1, body={"error": "bad"})
+    session = make_session(server)
+    response = session.put(f"{server.origin}/notes", json={})
+    assert response.status_code == 400
+    assert session.attempts_made == 1
+    with pytest.raises(ValidationError):
+        raise_for_error(response, connection="notes")
