@@ -57,6 +57,13 @@ class KashflowConnector(Connector):
         customer = self.customer_to_canonical(customers[0])
         return f"logged in; read customer {customer.external_id} of {total}"
 
+    def sample_payload(self, entity: str) -> dict:
+        """The first customer or product as Kashflow sends it (field-mapping preview)."""
+        items, _ = self.client.first_page(
+            "customers" if entity == "customer" else "products", per_page=1
+        )
+        return {**items[0], "_sample_id": items[0].get("Code", "")} if items else {}
+
     def customer_to_canonical(self, payload: dict) -> Customer:
         customer = mapping.customer_to_canonical(payload, self.kind)
         customer.raw = payload  # shown to stewards on the cross-reference; never compared

@@ -41,14 +41,23 @@ class MagentoConnector(Connector):
     # Reads --------------------------------------------------------------------------------
     def customer_to_canonical(self, payload: dict) -> Customer:
         customer = mapping.customer_to_canonical(payload, self.source_system)
+        customer.raw = payload  # shown to stewards on the cross-reference; never compared
         self.apply_field_mappings("customer", payload, customer)
         return customer
 
     def product_to_canonical(self, payload: dict) -> Product:
         product = mapping.product_to_canonical(payload, self.source_system, currency=self.currency)
-        if hasattr(product, "custom_attributes"):  # once canonical Product carries them
-            self.apply_field_mappings("product", payload, product)
+        product.raw = payload
+        self.apply_field_mappings("product", payload, product)
         return product
+
+    def sample_payload(self, entity: str) -> dict:
+        """The first customer or product as Magento sends it (field-mapping preview)."""
+        path = "/customers/search" if entity == "customer" else "/products"
+        items = self.client.search(path, SearchCriteria().page(1, 1))["items"]
+        if not items:
+            return {}
+        return {**items[0], "_sample_id": str(items[0].get("id") or items[0].get("sku"))}
 
     def iter_customers(self, since: datetime | None = None) -> Iterator[Customer]:
         for payload in self.client.iter_customers(since):
