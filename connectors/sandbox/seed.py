@@ -9,6 +9,7 @@ writes those to truth.csv so matching can be scored against the truth.
 """
 
 import random
+import re
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
@@ -338,11 +339,16 @@ UK_PLACES = [
     ("Bristol", "Bristol", "BS1 4ST"), ("Edinburgh", "Midlothian", "EH1 1YZ"),
     ("Cardiff", "South Glamorgan", "CF10 1EP"), ("Norwich", "Norfolk", "NR2 1NH"),
     ("York", "North Yorkshire", "YO1 7HH"), ("Brighton", "East Sussex", "BN1 1EE"),
+    ("Glasgow", "Lanarkshire", "G1 1XQ"), ("Liverpool", "Merseyside", "L1 8JQ"),
+    ("Nottingham", "Nottinghamshire", "NG1 5FS"), ("Oxford", "Oxfordshire", "OX1 1BX"),
+    ("Exeter", "Devon", "EX1 1JG"), ("Newcastle upon Tyne", "Tyne and Wear", "NE1 7RU"),
 ]  # fmt: skip
 US_PLACES = [
     ("New York", "NY", "10001"), ("Austin", "TX", "73301"), ("Seattle", "WA", "98101"),
     ("Denver", "CO", "80202"), ("Boston", "MA", "02108"), ("Chicago", "IL", "60601"),
     ("Portland", "OR", "97201"), ("Atlanta", "GA", "30303"), ("Phoenix", "AZ", "85001"),
+    ("Madison", "WI", "53703"), ("Columbus", "OH", "43215"), ("Raleigh", "NC", "27601"),
+    ("San Diego", "CA", "92101"), ("Nashville", "TN", "37203"), ("Minneapolis", "MN", "55401"),
 ]  # fmt: skip
 STREET_NAMES = [
     "High",
@@ -530,7 +536,7 @@ def _reformat_phone(rng: random.Random, phone: str) -> str:
     return phone
 
 
-def _make_customer(rng: random.Random, number: int) -> SeedCustomer:
+def _make_customer(rng: random.Random, number: int, taken: set[str]) -> SeedCustomer:
     uk = rng.random() < 0.6
     first = rng.choice(FIRST_NAMES_UK if uk else FIRST_NAMES_US)
     last = rng.choice(LAST_NAMES)
@@ -547,7 +553,7 @@ def _make_customer(rng: random.Random, number: int) -> SeedCustomer:
             f"{postcode.split()[0]} {rng.randint(1, 9)}"
             f"{rng.choice('ABDEFGHJLNPQRSTUWXYZ')}{rng.choice('ABDEFGHJLNPQRSTUWXYZ')}"
             if uk
-            else postcode
+            else f"{int(postcode) + rng.randint(0, 40):05d}"
         ),
         country="GB" if uk else "US",
     )
@@ -555,11 +561,18 @@ def _make_customer(rng: random.Random, number: int) -> SeedCustomer:
     company = ""
     if is_business:
         suffix = rng.choice(UK_SUFFIXES if uk else US_SUFFIXES)[0]
-        company = f"{rng.choice(COMPANY_WORDS)} {rng.choice(COMPANY_TRADES)} {suffix}"
-        if rng.random() < 0.3:
-            company = f"{last} & {rng.choice(LAST_NAMES)} {suffix}"
+        # Registered company names are unique within a country, so they are here too.
+        for _ in range(50):
+            company = f"{rng.choice(COMPANY_WORDS)} {rng.choice(COMPANY_TRADES)} {suffix}"
+            if rng.random() < 0.3:
+                company = f"{last} & {rng.choice(LAST_NAMES)} {suffix}"
+            if company.lower() not in taken:
+                break
+        else:
+            company = f"{company[: -len(suffix)]}({city}) {suffix}"
+        taken.add(company.lower())
     domain = (
-        company.split()[0].lower() + (".co.uk" if uk else ".com")
+        re.sub(r"[^a-z0-9]", "", company[: -len(suffix)].lower()) + (".co.uk" if uk else ".com")
         if company
         else rng.choice(["gmail.com", "outlook.com", "yahoo.com", "icloud.com"])
     )
@@ -646,8 +659,9 @@ def build_world(seed: int = 42, customers: int = 2000, products: int = 200) -> W
     """The same arguments always give the same world."""
     rng = random.Random(seed)
     world_customers = []
+    taken_company_names: set[str] = set()
     for number in range(1, customers + 1):
-        customer = _make_customer(rng, number)
+        customer = _make_customer(rng, number, taken_company_names)
         chances = {
             "kashflow": 0.75 if customer.is_business else 0.35,
             "salesforce": 0.8 if customer.is_business else 0.2,
