@@ -34,7 +34,7 @@ from connectors.errors import (
     TransientError,
     error_class_for_status,
 )
-from connectors.resilience import Allowance, CircuitBreaker, RateLimiter
+from connectors.resilience import Allowance, CircuitBreaker, RateLimiter, connection_state
 
 logger = logging.getLogger(__name__)
 
@@ -121,8 +121,9 @@ class ResilientSession(requests.Session):
         while True:
             self.attempts_made += 1
             attempt = self.attempts_made
-            self.breaker.before_call()
-            self.allowance.before_call()
+            state = connection_state(self.key)  # one read serves breaker and allowance
+            self.breaker.before_call(state)
+            self.allowance.before_call(state)
             self.limiter.acquire(deadline)
             remaining = deadline - time.monotonic()
             timeout = (policy.connect_timeout, max(0.1, min(policy.read_timeout, remaining)))
@@ -139,7 +140,7 @@ class ResilientSession(requests.Session):
                 continue
             self._note_allowance(response)
             if response.status_code not in RETRYABLE_STATUSES:
-                self.breaker.record_success()
+                self.breaker.record_success(state)
                 return response
             retry_after = retry_after_seconds(response.headers.get("Retry-After"))
             error = (RateLimitedError if response.status_code == 429 else TransientError)(

@@ -30,8 +30,8 @@ class CircuitBreaker:
     def __init__(self, key: str, threshold: int = 5, cooldown: float = 30.0):
         self.key, self.threshold, self.cooldown = key, threshold, cooldown
 
-    def before_call(self) -> None:
-        state = connection_state(self.key)
+    def before_call(self, state: ConnectionState | None = None) -> None:
+        state = state or connection_state(self.key)
         if state.breaker_state == BreakerState.CLOSED:
             return
         now = timezone.now()
@@ -51,7 +51,17 @@ class CircuitBreaker:
             retry_after=wait,
         )
 
-    def record_success(self) -> None:
+    def record_success(self, state: ConnectionState | None = None) -> None:
+        """Close the breaker. With the state read before the call, a healthy connection is
+        written at most once a minute, so a busy pull does not write a row per request."""
+        if (
+            state is not None
+            and state.breaker_state == BreakerState.CLOSED
+            and state.consecutive_failures == 0
+            and state.last_success_at
+            and timezone.now() - state.last_success_at < timedelta(seconds=60)
+        ):
+            return
         ConnectionState.objects.filter(key=self.key).update(
             breaker_state=BreakerState.CLOSED,
             consecutive_failures=0,
@@ -84,10 +94,11 @@ class RateLimiter:
         self.key, self.rate, self.burst, self.sleep = key, rate, max(1, burst), sleep
 
     def acquire(self, deadline: float) -> None:
-        """Take one token, waiting for it if needed; give up when the wait passes `deadline`."""
+        """Take one token, waiting for it if needed; give up when the wait passes `deadline`.
+
+        The ConnectionState row must exist (the session reads it before every call)."""
         if self.rate <= 0:
             return
-        connection_state(self.key)
         while True:
             state = ConnectionState.objects.values("tokens", "tokens_updated_at").get(key=self.key)
             now = time.time()
@@ -122,8 +133,8 @@ class Allowance:
     def __init__(self, key: str, reserve: float = 0.05):
         self.key, self.reserve = key, reserve
 
-    def before_call(self) -> None:
-        state = connection_state(self.key)
+    def before_call(self, state: ConnectionState | None = None) -> None:
+        state = state or connection_state(self.key)
         if not state.api_limit:
             return
         if state.api_used >= state.api_limit * (1 - self.reserve):
