@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.contrib.admin.models import CHANGE, LogEntry
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
@@ -27,7 +29,8 @@ from mdm.models import (
     SurvivorshipRule,
     golden_model,
 )
-from mdm.survivorship import apply_survivorship, provenance_of
+from mdm.review import comparison_context
+from mdm.survivorship import apply_survivorship, pin, provenance_of, unpin
 
 
 def _log(request, obj, message: str) -> None:
@@ -57,6 +60,52 @@ class GoldenAdmin(admin.ModelAdmin):
     list_per_page = 50
     list_filter = ("status",)
     actions = ("merge_into_first", "recompute")
+    change_form_template = "admin/mdm/golden_change_form.html"
+
+    def get_urls(self):
+        info = self.model._meta.app_label, self.model._meta.model_name
+        return [
+            path(
+                "<path:object_id>/pin/",
+                self.admin_site.admin_view(self.pin_view),
+                name=f"{info[0]}_{info[1]}_pin",
+            ),
+            *super().get_urls(),
+        ]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        golden = self.get_object(request, object_id)
+        extra_context = dict(extra_context or {})
+        if golden is not None:
+            values = golden.values()
+            extra_context.update(
+                pin_rows=[
+                    {"name": name, "value": values[name], "pinned": name in golden.pinned}
+                    for name in self.model.ATTRIBUTES
+                ],
+                can_pin=golden.status == GoldenStatus.ACTIVE
+                and self.has_change_permission(request, golden),
+                pin_url=reverse(
+                    f"admin:{self.model._meta.app_label}_{self.model._meta.model_name}_pin",
+                    args=[golden.pk],
+                ),
+            )
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def pin_view(self, request, object_id):
+        """Pin or unpin one attribute's surviving value (POST from the golden page)."""
+        golden = get_object_or_404(self.model, pk=object_id)
+        if request.method != "POST" or not self.has_change_permission(request, golden):
+            raise PermissionDenied
+        attribute, action = request.POST.get("attribute", ""), request.POST.get("action")
+        if attribute not in self.model.ATTRIBUTES or action not in ("pin", "unpin"):
+            self.message_user(request, "Unknown attribute or action.", messages.ERROR)
+        else:
+            (pin if action == "pin" else unpin)(golden, attribute, actor=request.user)
+            _log(request, golden, f"{attribute} {action}ned")
+            self.message_user(request, f"{attribute} {action}ned.")
+        info = self.model._meta.app_label, self.model._meta.model_name
+        return redirect(f"admin:{info[0]}_{info[1]}_change", golden.pk)
 
     def get_readonly_fields(self, request, obj=None):
         names = [field.name for field in self.model._meta.fields if field.name != "pinned"]
@@ -173,7 +222,8 @@ class SourceRecordAdmin(admin.ModelAdmin):
 
 @admin.register(ReviewTask)
 class ReviewTaskAdmin(admin.ModelAdmin):
-    list_display = ("__str__", "entity", "probability", "status", "created_at", "decide")
+    list_display = ("__str__", "entity", "probability", "status", "created_at", "compare",
+                    "decide")  # fmt: skip
     list_filter = ("status", "entity")
     show_full_result_count = False
     actions = ("approve_merge", "not_the_same")
@@ -208,6 +258,12 @@ class ReviewTaskAdmin(admin.ModelAdmin):
 
         self._csrf_token = get_token(request)
         return super().change_view(request, object_id, form_url, extra_context)
+
+    @admin.display(description="Review")
+    def compare(self, obj):
+        return format_html(
+            '<a href="{}">Compare</a>', reverse("admin:mdm_reviewtask_compare", args=[obj.pk])
+        )
 
     @admin.display(description="Side by side")
     def comparison(self, obj):
@@ -252,14 +308,43 @@ class ReviewTaskAdmin(admin.ModelAdmin):
                 self.admin_site.admin_view(self.decide_view),
                 name="mdm_reviewtask_decide",
             ),
+            path(
+                "<int:task_id>/compare/",
+                self.admin_site.admin_view(self.compare_view),
+                name="mdm_reviewtask_compare",
+            ),
             *super().get_urls(),
         ]
+
+    def compare_view(self, request, task_id: int):
+        """The review screen: both golden records side by side, sources, explanation, buttons."""
+        task = get_object_or_404(ReviewTask, pk=task_id)
+        if not self.has_view_or_change_permission(request, task):
+            raise PermissionDenied
+        context = comparison_context(task)
+        model_name = golden_model(task.entity)._meta.model_name
+        for side in ("left", "right"):
+            if context[side] is not None:
+                context[f"{side}_url"] = reverse(
+                    f"admin:mdm_{model_name}_change", args=[context[side].pk]
+                )
+        context.update(
+            self.admin_site.each_context(request),
+            opts=self.model._meta,
+            title=f"Review {task}",
+            can_decide=self.has_change_permission(request, task),
+        )
+        return TemplateResponse(request, "admin/mdm/review_compare.html", context)
 
     def decide_view(self, request, task_id: int):
         task = get_object_or_404(ReviewTask, pk=task_id)
         if request.method != "POST" or not self.has_change_permission(request, task):
             return redirect("admin:mdm_reviewtask_changelist")
         self._decide(request, [task], same=request.POST.get("same") == "1")
+        if request.POST.get("next") == "compare":
+            following = comparison_context(task)["next_task"]
+            if following:
+                return redirect("admin:mdm_reviewtask_compare", following)
         return redirect("admin:mdm_reviewtask_changelist")
 
     def _decide(self, request, tasks, *, same: bool) -> None:

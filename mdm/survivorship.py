@@ -273,3 +273,37 @@ def _jsonable(value):
     if isinstance(value, Decimal):
         return str(value)
     return value
+
+
+def pin(golden: GoldenRecord, attribute: str, *, actor=None) -> None:
+    """Pin an attribute's current surviving value: it wins over sources until unpinned."""
+    if attribute not in golden.ATTRIBUTES:
+        raise ValueError(f"{attribute!r} is not an attribute of {golden.ENTITY} records.")
+    value = _jsonable(getattr(golden, attribute))
+    golden.pinned = {**golden.pinned, attribute: value}
+    golden.save(update_fields=["pinned", "updated_at"])
+    _pin_history(golden, HistoryAction.PINNED, attribute, value, actor)
+    apply_survivorship(golden, actor=actor, reason=f"{attribute} pinned by a steward")
+
+
+def unpin(golden: GoldenRecord, attribute: str, *, actor=None) -> None:
+    """Remove a pin; the attribute's value comes from the sources again."""
+    if attribute not in golden.pinned:
+        return
+    pinned = dict(golden.pinned)
+    value = pinned.pop(attribute)
+    golden.pinned = pinned
+    golden.save(update_fields=["pinned", "updated_at"])
+    _pin_history(golden, HistoryAction.UNPINNED, attribute, value, actor)
+    apply_survivorship(golden, actor=actor, reason=f"{attribute} unpinned by a steward")
+
+
+def _pin_history(golden: GoldenRecord, action: str, attribute: str, value, actor) -> None:
+    HistoryEntry.objects.create(
+        entity=golden.ENTITY,
+        golden_id=golden.id,
+        action=action,
+        changes={attribute: value},
+        actor=actor,
+        reason=f"{attribute} {'pinned' if action == HistoryAction.PINNED else 'unpinned'}",
+    )

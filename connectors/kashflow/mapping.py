@@ -180,9 +180,8 @@ def customer_from_canonical(customer: Customer, code: str | None = None) -> dict
         payload["Addresses"] = [address_from_canonical(customer.billing_address)]
     if not customer.shipping_address.is_empty():
         payload["DeliveryAddresses"] = [address_from_canonical(customer.shipping_address)]
-        payload["UseCustomDeliveryAddress"] = customer.shipping_address != (
-            customer.billing_address
-        )
+        # Compared as Kashflow holds them: ["a", ""] and ["a"] are the same address.
+        payload["UseCustomDeliveryAddress"] = payload["DeliveryAddresses"] != payload["Addresses"]
     return payload
 
 
@@ -190,10 +189,10 @@ def merge_customer_update(existing: dict, wanted: dict) -> dict:
     """The fields of `wanted` that would change `existing`, merged so nothing else is lost.
 
     Blank values never clear what Kashflow holds (blank means "not known" in a golden record);
-    the primary contact and the first address are updated in place, other contacts and
-    addresses are kept. Email and phone go where they were read from: the primary contact
-    when it has them, the customer's own fields otherwise. An empty result means there is
-    nothing to send.
+    the primary contact is updated in place and the first address replaced as a whole, other
+    contacts and addresses are kept. Email and phone go where they were read from: the primary
+    contact when it has them, the customer's own fields otherwise. An empty result means there
+    is nothing to send.
     """
     changes: dict = {}
     contact = primary_contact(existing)
@@ -216,7 +215,11 @@ def merge_customer_update(existing: dict, wanted: dict) -> dict:
                 0,
             )
         old = old_items[index] if old_items else {}
-        merged = {**old, **{k: v for k, v in new_items[0].items() if v not in (None, "")}}
+        if key == "Contacts":
+            merged = {**old, **{k: v for k, v in new_items[0].items() if v not in (None, "")}}
+        else:
+            # An address is replaced whole: after a move, the old Line2 must not survive.
+            merged = {**old, **new_items[0]}
         if merged != old:
             if old_items:
                 old_items[index] = merged

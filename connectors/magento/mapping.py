@@ -188,7 +188,10 @@ def customer_to_magento(
     billing, shipping = customer.billing_address, customer.shipping_address
     entries = []
     if not billing.is_empty():
-        same = shipping.is_empty() or shipping == billing
+        # Compared as Magento holds them: ["a", ""] and ["a"] are the same address.
+        same = shipping.is_empty() or address_to_magento(
+            shipping, customer, billing=True, shipping=True
+        ) == address_to_magento(billing, customer, billing=True, shipping=True)
         entries.append(address_to_magento(billing, customer, billing=True, shipping=same))
         if not same:
             entries.append(address_to_magento(shipping, customer, billing=False, shipping=True))
@@ -200,7 +203,9 @@ def customer_to_magento(
         for entry in entries:
             kind = "default_billing" if entry["default_billing"] else "default_shipping"
             current = _default_address(existing, kind)
-            if current and current.get("id"):
+            # One stored address may be both defaults: it is reused once, never for two entries.
+            taken = {other.get("id") for other in entries}
+            if current and current.get("id") and current["id"] not in taken:
                 entry["id"] = current["id"]
         reused = {entry.get("id") for entry in entries}
         # Other address-book entries stay; they lose their default flags to the new ones.

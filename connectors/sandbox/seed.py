@@ -220,7 +220,9 @@ def _customer_variant(rng: random.Random, truth: CustomerVariant) -> CustomerVar
     if roll() < 0.12:
         variant.phone = ""
     if roll() < 0.08:
-        variant.email = variant.email.split("@")[0] + "@" + rng.choice(["gmail.com", "hotmail.com"])
+        # A private address instead of the work one; numbered, as free-mail addresses are.
+        local = variant.email.split("@")[0]
+        variant.email = f"{local}{rng.randint(1, 999)}@{rng.choice(['gmail.com', 'hotmail.com'])}"
     if roll() < 0.05:
         variant.email = ""
     if roll() < 0.10:

@@ -20,7 +20,10 @@ from mdm.matching.profile import customer_keys, is_retrieval_key, product_keys
 from mdm.matching.scoring import DEFAULT_PRIOR, customer_levels, product_levels
 from mdm.models import Entity, MatchSettings, SourceRecord
 
-MAX_GROUP = 50  # larger blocks are too common to be informative (and quadratic)
+MAX_GROUP = 200  # larger blocks are too common to be informative (and quadratic)
+REVIEW_RECALL = 0.95  # share of the expected missed matches the review band should hold
+MIN_REVIEW_THRESHOLD = 0.01
+MAX_PROFILES = 100_000  # a larger load is estimated on a uniform sample of its records
 PRIOR_STRENGTH = 20.0  # pseudo-observations the priors are worth
 ITERATIONS = 25
 
@@ -39,11 +42,14 @@ PASS_FIELDS = {
     "em": {"email"},
     "ph": {"phone"},
     "nn": {"first_name", "last_name"},
+    "ni": {"first_name", "last_name"},
     "la": {"last_name", "address"},
     "fa": {"first_name", "last_name", "address"},
     "ct": {"company"},
+    "cb": {"company"},
     "cn": {"company", "address"},
     "ad": {"address"},
+    "hn": {"address"},
     "pc": {"address"},
     "sku": {"sku"},
     "pt": {"name"},
@@ -53,8 +59,14 @@ PASS_FIELDS = {
 
 def blocked_pairs(
     entity: str, profiles: list[dict], max_pairs: int, rng, keys: list[list[str]] | None = None
-) -> tuple[dict[str, list], int]:
-    """Pairs that blocking would compare, grouped by pass, and how many distinct pairs exist."""
+) -> tuple[dict[str, list], list, int]:
+    """Pairs that blocking would compare: a sample per pass, a sample of the distinct pairs, and
+    how many distinct pairs there are.
+
+    A true match shares many keys, so it turns up in many passes; counting it once per pass
+    would inflate the share of matches several times. The prior is therefore estimated on the
+    distinct pairs, while each pass keeps its own sample for the m of the fields it leaves free.
+    """
     groups: dict[str, list[int]] = defaultdict(list)
     keys_of = _keys_function(entity)
     for index, profile in enumerate(profiles):
@@ -65,13 +77,15 @@ def blocked_pairs(
     for key, members in groups.items():
         if 2 <= len(members) <= MAX_GROUP:
             by_pass[key.split(":", 1)[0]].update(combinations(members, 2))
-    total = len(set().union(*by_pass.values())) if by_pass else 0
+    distinct = set().union(*by_pass.values()) if by_pass else set()
     sampled = {}
     for name, pairs in by_pass.items():
         ordered = sorted(pairs)
         limit = max_pairs // max(len(by_pass), 1)
         sampled[name] = rng.sample(ordered, limit) if len(ordered) > limit else ordered
-    return sampled, total
+    ordered = sorted(distinct)
+    distinct_sample = rng.sample(ordered, max_pairs) if len(ordered) > max_pairs else ordered
+    return sampled, distinct_sample, len(distinct)
 
 
 def _em(patterns: Counter, comparisons, skip: set[str], m: dict, u: dict) -> tuple[dict, float]:
@@ -105,7 +119,7 @@ def estimate_weights(
     profiles: list[dict],
     *,
     keys: list[list[str]] | None = None,
-    max_pairs: int = 200_000,
+    max_pairs: int = 100_000,
     seed: int = 1,
 ) -> dict:
     """Weights {"prior", "fields": {name: {"m": [...], "u": [...]}}} estimated from profiles."""
@@ -132,16 +146,29 @@ def estimate_weights(
         total = sum(counts)
         u[comparison.name] = [value / total for value in counts]
 
-    by_pass, total_blocked = blocked_pairs(entity, profiles, max_pairs, rng, keys)
+    if size > MAX_PROFILES:
+        # The prior is a ratio of pairs, so a uniform sample of records estimates it unbiased.
+        chosen = sorted(rng.sample(range(size), MAX_PROFILES))
+        profiles = [profiles[index] for index in chosen]
+        keys = [keys[index] for index in chosen] if keys is not None else None
+        size = MAX_PROFILES
+    by_pass, distinct, total_blocked = blocked_pairs(entity, profiles, max_pairs, rng, keys)
+    seen_patterns: dict[tuple[int, int], tuple] = {}
+
+    def pattern_of(pair: tuple[int, int]) -> tuple:
+        # Passes overlap a lot (a true match shares many keys): compare each pair once.
+        found = seen_patterns.get(pair)
+        if found is None:
+            levels = levels_of(profiles[pair[0]], profiles[pair[1]])
+            found = seen_patterns[pair] = tuple(levels[c.name] for c in comparisons)
+        return found
+
     start_m = {c.name: list(c.m) for c in comparisons}
     estimates: dict[str, list[tuple[float, list[float]]]] = defaultdict(list)
-    all_patterns: Counter = Counter()
     for name, pairs in by_pass.items():
         patterns = Counter()
-        for left, right in pairs:
-            levels = levels_of(profiles[left], profiles[right])
-            patterns[tuple(levels[c.name] for c in comparisons)] += 1
-        all_patterns.update(patterns)
+        for pair in pairs:
+            patterns[pattern_of(pair)] += 1
         skip = PASS_FIELDS.get(name, set())
         pass_m, share = _em(patterns, comparisons, skip, start_m, u)
         for comparison in comparisons:
@@ -158,36 +185,98 @@ def estimate_weights(
             sum(weight * values[level] for weight, values in weighted) / total_weight
             for level in range(len(comparison.m))
         ]
-    # The share of matches among all blocked pairs, with every field taking part.
-    share = _e_step_share(all_patterns, comparisons, m, u)
+    # The share of matches among the distinct blocked pairs, with every field taking part.
+    all_patterns = Counter()
+    for pair in distinct:
+        all_patterns[pattern_of(pair)] += 1
     all_pairs = size * (size - 1) / 2
-    prior = min(max(share * total_blocked / all_pairs, 1e-9), 0.1) if by_pass else DEFAULT_PRIOR
+    prior = (
+        _population_prior(all_patterns, comparisons, m, u, total_blocked / len(distinct), all_pairs)
+        if distinct
+        else DEFAULT_PRIOR
+    )
     return {
         "prior": prior,
         "fields": {c.name: {"m": m[c.name], "u": u[c.name]} for c in comparisons},
         "blocked_pairs": total_blocked,
         "population": size,
+        "review_threshold": review_threshold(all_patterns, comparisons, m, u, prior),
     }
 
 
-def _e_step_share(patterns: Counter, comparisons, m: dict, u: dict) -> float:
-    share = 0.05
-    for _ in range(ITERATIONS):
-        matched = 0.0
-        for pattern, count in patterns.items():
-            likely_match, likely_chance = share, 1 - share
-            for position, comparison in enumerate(comparisons):
-                level = pattern[position]
-                if level is not None:
-                    likely_match *= m[comparison.name][level]
-                    likely_chance *= u[comparison.name][level]
-            matched += count * likely_match / (likely_match + likely_chance)
-        share = min(max(matched / max(sum(patterns.values()), 1), 1e-6), 0.999)
-    return share
+def review_threshold(
+    patterns: Counter, comparisons, m: dict, u: dict, prior: float, auto_merge: float = 0.95
+) -> float:
+    """The review threshold that keeps REVIEW_RECALL of the expected matches not auto-merged.
+
+    With calibrated probabilities, the expected number of true matches among the blocked pairs
+    scoring below t is the sum of their probabilities; the threshold is the highest t that leaves
+    at most 1 - REVIEW_RECALL of the expected matches below the auto-merge threshold under it.
+    It never goes below MIN_REVIEW_THRESHOLD: under 1 match in 100 pairs a review queue costs
+    stewards more than it finds.
+    """
+    odds = prior / (1 - prior)
+    scored = []
+    for pattern, count in patterns.items():
+        ratio = 1.0
+        for position, comparison in enumerate(comparisons):
+            level = pattern[position]
+            if level is not None:
+                ratio *= m[comparison.name][level] / max(u[comparison.name][level], 1e-12)
+        probability = ratio * odds / (1 + ratio * odds)
+        if probability < auto_merge:
+            scored.append((probability, count))
+    expected = sum(probability * count for probability, count in scored)
+    if expected <= 0:
+        return MIN_REVIEW_THRESHOLD
+    below, threshold = 0.0, MIN_REVIEW_THRESHOLD
+    for probability, count in sorted(scored):
+        below += probability * count
+        if below > (1 - REVIEW_RECALL) * expected:
+            threshold = probability  # this pattern and all above it stay in the band
+            break
+    return round(min(max(threshold, MIN_REVIEW_THRESHOLD), auto_merge / 2), 4)
 
 
-def estimate_from_database(entity: str, *, sample: int = 50_000, seed: int = 1) -> MatchSettings:
-    """Re-estimate an entity's weights from (a sample of) its source records and store them."""
+def _population_prior(
+    patterns: Counter, comparisons, m: dict, u: dict, scale: float, all_pairs: float
+) -> float:
+    """The probability that two random records match, by EM over the whole population.
+
+    m and u describe random pairs, so a pair's posterior uses the population prior however the
+    pair was found; pairs no blocking pass finds are taken as non-matches. (A mixture share fitted
+    on the blocked pairs alone, with population u, counts every namesake pair as a match.)
+    `scale` is the number of distinct blocked pairs each pattern count stands for.
+    """
+    ratios = []
+    for pattern, count in patterns.items():
+        ratio = 1.0
+        for position, comparison in enumerate(comparisons):
+            level = pattern[position]
+            if level is not None:
+                ratio *= m[comparison.name][level] / max(u[comparison.name][level], 1e-12)
+        ratios.append((ratio, count * scale))
+    prior = DEFAULT_PRIOR
+    for _ in range(50):
+        odds = prior / (1 - prior)
+        expected = sum(count * ratio * odds / (1 + ratio * odds) for ratio, count in ratios)
+        updated = min(max(expected / all_pairs, 1e-12), 0.1)
+        if abs(updated - prior) <= prior * 1e-4:
+            return updated
+        prior = updated
+    return prior
+
+
+def estimate_from_database(
+    entity: str, *, sample: int = 50_000, seed: int = 1, use_decisions: bool = True
+) -> MatchSettings:
+    """Re-estimate an entity's weights from (a sample of) its source records and store them.
+
+    With `use_decisions` the stewards' "same" / "not the same" decisions refine the estimate
+    as labels (`mdm.matching.labels`).
+    """
+    from mdm.matching.labels import apply_decisions, decision_patterns
+
     ids = list(SourceRecord.objects.filter(entity=entity).values_list("id", flat=True))
     rng = random.Random(seed)
     if len(ids) > sample:
@@ -197,6 +286,10 @@ def estimate_from_database(entity: str, *, sample: int = 50_000, seed: int = 1) 
         chunk = ids[start : start + 5000]
         profiles.extend(SourceRecord.objects.filter(id__in=chunk).values_list("profile", flat=True))
     weights = estimate_weights(entity, profiles, seed=seed)
+    if use_decisions:
+        comparisons = comparisons_for(entity)
+        same, different = decision_patterns(entity, comparisons)
+        weights = apply_decisions(weights, comparisons, same, different)
     return store_weights(entity, weights, len(profiles))
 
 
@@ -205,5 +298,8 @@ def store_weights(entity: str, weights: dict, pairs: int) -> MatchSettings:
     settings.weights = weights
     settings.weights_estimated_at = timezone.now()
     settings.weights_pairs = weights.get("blocked_pairs", pairs)
+    suggested = weights.get("review_threshold")
+    if settings.calibrate_review_threshold and suggested:
+        settings.review_threshold = min(suggested, settings.auto_merge_threshold)
     settings.save()
     return settings

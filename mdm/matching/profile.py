@@ -13,9 +13,10 @@ from mdm.matching import normalise
 from mdm.matching.phonetic import nysiis
 
 # Retrieval passes, in the order they are tried; documented in docs/mdm.md.
-CUSTOMER_PASSES = ("em", "ph", "nn", "la", "fa", "ct", "cn", "ad", "pc")
+CUSTOMER_PASSES = ("em", "ph", "nn", "ni", "la", "fa", "ct", "cb", "cn", "ad", "hn", "pc")
 PRODUCT_PASSES = ("sku", "pt", "pn")
 TERM_FREQUENCY_FIELDS = ("first", "last", "company")
+_UNIT_WORDS = frozenset({"flat", "apartment", "apt", "unit", "suite", "ste", "room", "floor"})
 
 
 def customer_profile(attributes: dict) -> dict:
@@ -38,19 +39,41 @@ def customer_profile(attributes: dict) -> dict:
     )
     postcode = normalise.postcode(attributes.get(f"{prefix}_postcode"), country)
     number = re.search(r"\b\d+[a-z]?\b", street)
+    first = normalise.given_name(first_raw)
+    last = normalise.family_name(last_raw)
     return {
         "company": normalise.company_name(attributes.get("company_name")),
-        "first": normalise.given_name(first_raw),
+        "first": first,
         "first_raw": first_raw.split()[0] if first_raw else "",
-        "last": normalise.family_name(last_raw),
+        "last": last,
+        "first_code": nysiis(first),
+        "last_code": nysiis(last),
         "email": normalise.email(attributes.get("email")),
         "phone": normalise.phone(attributes.get("phone"), country),
         "street": street,
         "number": number.group(0) if number else "",
+        "street_name": street_name(street),
         "postcode": postcode,
+        "district": normalise.postcode_area(postcode) if postcode else "",
         "city": normalise.basic(attributes.get(f"{prefix}_city")),
         "country": country,
     }
+
+
+def street_name(street: str) -> str:
+    """The street without house number, flat or unit ("12 high street flat 3" -> "high street")."""
+    words = []
+    skip_next = False
+    for word in street.split():
+        if skip_next:
+            skip_next = False
+            continue
+        if word in _UNIT_WORDS:
+            skip_next = True
+            continue
+        if not any(char.isdigit() for char in word):
+            words.append(word)
+    return " ".join(words)
 
 
 def _has_address(attributes: dict, prefix: str) -> bool:
@@ -62,7 +85,9 @@ def customer_keys(profile: dict) -> list[str]:
     keys: list[str] = []
     first, last, company = profile["first"], profile["last"], profile["company"]
     area = normalise.postcode_area(profile["postcode"]) if profile["postcode"] else ""
-    locality = area or profile["city"]
+    # Keys are made with the postcode district and with the town, so a record without a postcode
+    # still meets its duplicate that has one.
+    localities = sorted({place for place in (area, profile["city"]) if place})
     if profile["email"]:
         keys.append(f"em:{profile['email']}")
     if profile["phone"]:
@@ -71,19 +96,27 @@ def customer_keys(profile: dict) -> list[str]:
     if first_code and last_code:
         # Sorted, so swapped first and last names still share the key.
         keys.append("nn:" + "|".join(sorted((first_code, last_code))))
-    if last_code and locality:
-        keys.append(f"la:{last_code}:{locality}")
-    if first_code and last and locality:
-        keys.append(f"fa:{first_code}:{last[0]}:{locality}")
-        keys.append(f"fa:{last_code}:{first[0]}:{locality}")
-    if company:
-        tokens = [token for token in company.split() if len(token) > 1][:3]
-        keys.extend(f"ct:{token}" for token in tokens)
-        if tokens and locality:
-            keys.append(f"cn:{nysiis(tokens[0])}:{locality}")
+        # One name's code and the other's initial, anywhere: finds people who moved house with a
+        # typo in one of their names (and swapped names, as both directions are stored).
+        keys.append(f"ni:{last_code}:{first[0]}")
+        keys.append(f"ni:{first_code}:{last[0]}")
+    tokens = [token for token in company.split() if len(token) > 1][:3]
     words = [word for word in profile["street"].split() if word.isalpha() and len(word) > 2]
-    if profile["number"] and words:
-        keys.append(f"ad:{profile['number']}:{nysiis(words[0])}:{locality}")
+    for locality in localities:
+        if last_code:
+            keys.append(f"la:{last_code}:{locality}")
+        if first_code and last_code:
+            keys.append(f"fa:{first_code}:{last[0]}:{locality}")
+            keys.append(f"fa:{last_code}:{first[0]}:{locality}")
+        if tokens:
+            keys.append(f"cn:{nysiis(tokens[0])}:{locality}")
+        if profile["number"] and words:
+            keys.append(f"ad:{profile['number']}:{nysiis(words[0])}:{locality}")
+        if profile["number"] and (first or last or tokens):
+            keys.append(f"hn:{profile['number']}:{locality}")  # a typo in the street name too
+    keys.extend(f"ct:{token}" for token in tokens)
+    if len(tokens) > 1:
+        keys.append(f"cb:{tokens[0]}:{tokens[1]}")  # narrower when single tokens are common
     if profile["postcode"]:
         keys.append(f"pc:{profile['postcode']}")
     for field in TERM_FREQUENCY_FIELDS:

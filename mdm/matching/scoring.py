@@ -17,6 +17,9 @@ from dataclasses import dataclass
 from rapidfuzz.distance import JaroWinkler
 from rapidfuzz.fuzz import token_set_ratio, token_sort_ratio
 
+from mdm.matching.normalise import postcode_area
+from mdm.matching.phonetic import nysiis
+
 
 @dataclass(frozen=True)
 class Comparison:
@@ -31,22 +34,24 @@ class Comparison:
 
 CUSTOMER_COMPARISONS = (
     Comparison(
-        "company", ("exact", "close", "similar", "different"),
-        (0.80, 0.10, 0.05, 0.05), (0.0005, 0.0005, 0.002, 0.997), "company",
+        "company", ("exact", "close", "similar", "one contains the other", "different"),
+        (0.78, 0.10, 0.05, 0.03, 0.04), (0.0005, 0.0005, 0.002, 0.001, 0.996), "company",
     ),
     Comparison(
-        "first_name", ("exact", "close", "similar or initial", "different"),
-        (0.85, 0.07, 0.05, 0.03), (0.01, 0.005, 0.03, 0.955), "first",
+        "first_name",
+        ("exact", "nickname", "close", "similar or same sound", "initial", "different"),
+        (0.80, 0.05, 0.06, 0.04, 0.03, 0.02), (0.01, 0.001, 0.004, 0.02, 0.03, 0.935), "first",
     ),
     Comparison(
-        "last_name", ("exact", "close", "similar", "different"),
+        "last_name", ("exact", "close", "same sound or similar", "different"),
         (0.88, 0.07, 0.03, 0.02), (0.002, 0.002, 0.01, 0.986), "last",
     ),
     Comparison(
         "address",
-        ("same street and place", "close street, same place", "same postcode", "same area",
-         "different"),
-        (0.70, 0.12, 0.05, 0.05, 0.08), (0.00005, 0.00005, 0.0005, 0.02, 0.9794),
+        ("same street and place", "close street, same place", "same street, other number",
+         "same postcode", "same postcode district", "same town", "different"),
+        (0.70, 0.12, 0.02, 0.04, 0.03, 0.03, 0.06),
+        (0.00005, 0.00005, 0.0003, 0.0005, 0.003, 0.02, 0.97625),
     ),
     Comparison(
         "email", ("exact", "close", "different"), (0.90, 0.03, 0.07), (0.00001, 0.0001, 0.99989)
@@ -83,18 +88,27 @@ def _level(similarity: float, cutoffs: tuple[float, ...]) -> int:
     return len(cutoffs)
 
 
+def _code(profile: dict, field: str) -> str:
+    # Profiles stored before the phonetic codes were added compute them on the fly.
+    return profile.get(field + "_code") or nysiis(profile[field])
+
+
 def _first_name_level(left: dict, right: dict) -> int | None:
     if not left["first"] or not right["first"]:
         return None
-    if left["first"] == right["first"]:
+    if left["first_raw"] == right["first_raw"]:
         return 0
+    if left["first"] == right["first"]:
+        return 1  # "bill" and "william"
     similarity = max(_jw(left["first"], right["first"]), _jw(left["first_raw"], right["first_raw"]))
     if similarity >= 0.92:
-        return 1
-    short = min(left["first_raw"], right["first_raw"], key=len)
-    if similarity >= 0.80 or (len(short) == 1 and left["first"][0] == right["first"][0]):
         return 2
-    return 3
+    if similarity >= 0.80 or _code(left, "first") == _code(right, "first"):
+        return 3
+    short = min(left["first_raw"], right["first_raw"], key=len)
+    if len(short) == 1 and left["first"][0] == right["first"][0]:
+        return 4
+    return 5
 
 
 def _last_name_level(left: dict, right: dict) -> int | None:
@@ -102,12 +116,32 @@ def _last_name_level(left: dict, right: dict) -> int | None:
         return None
     if left["last"] == right["last"]:
         return 0
-    return 1 + _level(_jw(left["last"], right["last"]), (0.94, 0.85))
+    similarity = _jw(left["last"], right["last"])
+    if similarity >= 0.94:
+        return 1
+    if similarity >= 0.85 or _code(left, "last") == _code(right, "last"):
+        return 2
+    return 3
 
 
 def _swapped(profile: dict) -> dict:
     return {**profile, "first": profile["last"], "first_raw": profile["last"],
-            "last": profile["first"]}  # fmt: skip
+            "first_code": _code(profile, "last"), "last": profile["first"],
+            "last_code": _code(profile, "first")}  # fmt: skip
+
+
+def _district(profile: dict) -> str:
+    district = profile.get("district")
+    if district is None:
+        district = postcode_area(profile["postcode"]) if profile["postcode"] else ""
+    return district
+
+
+def _street_name(profile: dict) -> str:
+    name = profile.get("street_name")
+    if name is None:
+        name = " ".join(word for word in profile["street"].split() if not word[0].isdigit())
+    return name
 
 
 def _address_level(left: dict, right: dict) -> int | None:
@@ -117,28 +151,27 @@ def _address_level(left: dict, right: dict) -> int | None:
     same_postcode = bool(left["postcode"]) and left["postcode"] == right["postcode"]
     both_postcodes = bool(left["postcode"] and right["postcode"])
     both_cities = bool(left["city"] and right["city"])
+    same_district = both_postcodes and _district(left) == _district(right)
+    same_city = both_cities and left["city"] == right["city"]
     # Where neither postcodes nor towns can be compared the place is unknown, which is neutral.
-    same_place = same_postcode or (
-        not both_postcodes and (left["city"] == right["city"] if both_cities else True)
-    )
+    same_place = same_postcode or (not both_postcodes and (same_city if both_cities else True))
     if left["street"] and right["street"]:
         numbers_clash = left["number"] and right["number"] and left["number"] != right["number"]
-        similarity = token_set_ratio(left["street"], right["street"]) / 100
-        if not numbers_clash and same_place:
-            if similarity >= 0.95:
-                return 0
-            if similarity >= 0.85:
-                return 1
+        if same_place or same_district or same_city:
+            similarity = token_set_ratio(left["street"], right["street"]) / 100
+            if not numbers_clash and same_place:
+                if similarity >= 0.95:
+                    return 0
+                if similarity >= 0.85:
+                    return 1
+            names = _street_name(left), _street_name(right)
+            if names[0] and names[1] and token_set_ratio(*names) >= 90:
+                return 2
     if same_postcode:
-        return 2
-    from mdm.matching.normalise import postcode_area
-
-    same_area = (
-        left["postcode"]
-        and right["postcode"]
-        and postcode_area(left["postcode"]) == postcode_area(right["postcode"])
-    ) or (left["city"] and left["city"] == right["city"])
-    return 3 if same_area else 4
+        return 3
+    if same_district:
+        return 4
+    return 5 if same_city else 6
 
 
 def _email_level(left: dict, right: dict) -> int | None:
@@ -165,13 +198,25 @@ def _company_level(left: dict, right: dict) -> int | None:
         return None
     if left["company"] == right["company"]:
         return 0
-    return 1 + _level(token_sort_ratio(left["company"], right["company"]) / 100, (0.92, 0.80))
+    level = 1 + _level(token_sort_ratio(left["company"], right["company"]) / 100, (0.92, 0.80))
+    if level == 3 and token_set_ratio(left["company"], right["company"]) >= 95:
+        return 3  # "acme" and "acme engineering"
+    return 4 if level == 3 else level
+
+
+def _may_be_swapped(left: dict, right: dict) -> bool:
+    # Cheap test before comparing crosswise: one name resembles the other side's other name.
+    return (
+        _jw(left["first"], right["last"]) >= 0.8
+        or _jw(left["last"], right["first"]) >= 0.8
+        or left["first_raw"][:1] == right["last"][:1]
+    )
 
 
 def customer_levels(left: dict, right: dict) -> dict[str, int | None]:
     """The agreement level of every customer comparison (None: missing on either side)."""
     first, last = _first_name_level(left, right), _last_name_level(left, right)
-    if first is not None and last is not None and first + last > 2:
+    if first is not None and last is not None and first + last > 2 and _may_be_swapped(left, right):
         swapped = _swapped(right)
         swapped_first, swapped_last = (
             _first_name_level(left, swapped),
@@ -241,7 +286,9 @@ def score(
         if level is None:
             explanation.append({"field": comparison.name, "level": "missing", "weight": 0.0})
             continue
-        params = weights["fields"].get(comparison.name) or {"m": comparison.m, "u": comparison.u}
+        params = weights["fields"].get(comparison.name)
+        if not params or len(params["m"]) != len(comparison.levels):
+            params = {"m": comparison.m, "u": comparison.u}  # stored before the levels changed
         m_value, u_value = params["m"][level], params["u"][level]
         if level == 0 and comparison.term_frequency and left is not None and frequency:
             counted = frequency(comparison.term_frequency, left[comparison.term_frequency])

@@ -23,6 +23,12 @@ class MatchSettings(models.Model):
     review_threshold = models.FloatField(
         help_text="Match probability at or above which a review task is created."
     )
+    calibrate_review_threshold = models.BooleanField(
+        default=True,
+        help_text="Set the review threshold from the data each time the weights are estimated: "
+        "the probability above which 95% of the expected matches not merged automatically lie "
+        "(never below 0.01). Untick to keep a threshold set by hand.",
+    )
     weights = models.JSONField(
         default=dict, blank=True, help_text="m/u probabilities per field and level (estimated)."
     )

@@ -79,3 +79,72 @@ def test_estimated_weights_separate_agreement_from_chance():
     assert last["m"][0] > 0.8
     assert last["u"][0] < 0.05
     assert 0 < weights["prior"] < 0.01
+
+
+def test_same_street_with_another_number_is_a_partial_agreement():
+    left = _profile(billing_line1="12 High Street", billing_city="Leeds", billing_country="GB")
+    right = _profile(billing_line1="40 High St", billing_city="Leeds", billing_country="GB")
+    far = _profile(billing_line1="40 Low Road", billing_city="York", billing_country="GB")
+    levels = CUSTOMER_COMPARISONS[3].levels
+    assert levels[customer_levels(left, right)["address"]] == "same street, other number"
+    assert levels[customer_levels(left, far)["address"]] == "different"
+
+
+def test_same_postcode_district_is_weaker_than_same_postcode():
+    def at(postcode):
+        return _profile(billing_line1="1 A Road", billing_postcode=postcode, billing_country="GB")
+
+    district = customer_levels(at("LS1 4AB"), _profile(billing_postcode="LS1 9ZZ"))["address"]
+    full = customer_levels(at("LS1 4AB"), _profile(billing_postcode="LS1 4AB"))["address"]
+    levels = CUSTOMER_COMPARISONS[3].levels
+    assert (levels[full], levels[district]) == ("same postcode", "same postcode district")
+
+
+def test_nickname_and_initial_are_their_own_levels():
+    bill = _profile(first_name="Bill", last_name="Smith")
+    william = _profile(first_name="William", last_name="Smith")
+    initial = _profile(first_name="W", last_name="Smith")
+    levels = CUSTOMER_COMPARISONS[1].levels
+    assert levels[customer_levels(bill, william)["first_name"]] == "nickname"
+    assert levels[customer_levels(initial, william)["first_name"]] == "initial"
+
+
+def test_record_without_postcode_shares_a_blocking_key_with_its_duplicate():
+    from mdm.matching.profile import customer_keys
+
+    with_postcode = _profile(
+        first_name="Jon",
+        last_name="Smyth",
+        billing_line1="5 Mill Lane",
+        billing_city="York",
+        billing_postcode="YO1 7HH",
+        billing_country="GB",
+    )
+    without = _profile(first_name="Jhn", last_name="Snith", billing_line1="5 Mill Lane",
+                       billing_city="York", billing_country="GB")  # fmt: skip
+    retrieval = [key for key in customer_keys(with_postcode) if not key.startswith("tf.")]
+    assert set(retrieval) & set(customer_keys(without))
+
+
+def test_estimated_prior_counts_each_true_pair_once():
+    rng = random.Random(5)
+    given = ["anna", "brian", "chloe", "david", "ellen", "frank", "grace", "harry", "irene"]
+    profiles, duplicates = [], 0
+    for index in range(900):
+        base = {
+            "first_name": rng.choice(given),
+            "last_name": "".join(
+                rng.choice("bcdfghklmnprstvw") + rng.choice("aeiou") for _ in "xyz"
+            ),
+            "billing_line1": f"{rng.randrange(1, 300)} {rng.choice(given)} Road",
+            "billing_postcode": f"SW{rng.randrange(1, 30)} {rng.randrange(1, 9)}AA",
+            "billing_country": "GB",
+        }
+        profiles.append(customer_profile(base))
+        if index % 3 == 0:
+            duplicates += 1
+            profiles.append(customer_profile({**base, "billing_line1": base["billing_line1"][:-1]}))
+    weights = estimate_weights("customer", profiles)
+    truth = duplicates / (len(profiles) * (len(profiles) - 1) / 2)
+    assert truth / 3 < weights["prior"] < truth * 3
+    assert 0.01 <= weights["review_threshold"] <= 0.5

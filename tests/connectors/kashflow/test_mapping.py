@@ -389,3 +389,22 @@ def test_kashflow_payment_becomes_canonical():
     assert payment.amount == Decimal("50")
     assert payment.method == "card"
     assert payment.paid_on == datetime(2024, 5, 2, tzinfo=UTC)
+
+
+def test_a_moved_address_replaces_the_old_one_whole():
+    from connectors.kashflow.mapping import merge_customer_update
+
+    existing = {
+        "Code": "ANN01",
+        "Name": "Anna Smith",
+        "Addresses": [
+            {"Line1": "1 High St", "Line2": "The Old Mill", "Line3": "York", "PostCode": "YO1 7HH"}
+        ],
+    }
+    wanted = {
+        "Addresses": [
+            {"Line1": "9 Quay St", "Line2": "", "Line3": "Bristol", "PostCode": "BS1 4ST"}
+        ]
+    }
+    (address,) = merge_customer_update(existing, wanted)["Addresses"]
+    assert address["Line1"] == "9 Quay St" and address["Line2"] == ""

@@ -1,0 +1,119 @@
+"""The steward's review screen and the pins on the golden page, through the admin."""
+
+import pytest
+from django.contrib.admin.models import LogEntry
+from django.urls import reverse
+
+from mdm.ingest import ingest_customer
+from mdm.models import Customer, HistoryEntry, ReviewStatus, ReviewTask
+from tests.mdm.factories import person
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def review_task():
+    ingest_customer(person())
+    ingest_customer(person(system="shop", external_id="7", first="Mary"))
+    return ReviewTask.objects.get()
+
+
+def test_review_screen_shows_both_records_their_sources_and_the_explanation(
+    client, steward, review_task
+):
+    client.force_login(steward)
+    page = client.get(reverse("admin:mdm_reviewtask_compare", args=[review_task.pk]))
+    assert page.status_code == 200
+    content = page.content.decode()
+    assert "William" in content and "Mary" in content  # side by side
+    assert "crm / 1" in content and "shop / 7" in content  # source records
+    assert "first_name" in content and "last_name" in content  # explanation
+    assert 'name="csrfmiddlewaretoken"' in content
+    assert ">Merge</button>" in content and ">Not the same</button>" in content
+
+
+def test_merge_button_on_the_review_screen_merges_the_pair(client, steward, review_task):
+    client.force_login(steward)
+    response = client.post(
+        reverse("admin:mdm_reviewtask_decide", args=[review_task.pk]),
+        {"same": "1", "next": "compare"},
+    )
+    assert response.status_code == 302
+    review_task.refresh_from_db()
+    assert review_task.status == ReviewStatus.MERGED
+    assert Customer.objects.filter(status="active").count() == 1
+
+
+def test_decide_needs_the_csrf_token(steward, review_task):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(steward)
+    response = client.post(
+        reverse("admin:mdm_reviewtask_decide", args=[review_task.pk]), {"same": "1"}
+    )
+    assert response.status_code == 403
+    review_task.refresh_from_db()
+    assert review_task.status == ReviewStatus.OPEN
+
+
+def test_queue_list_links_to_the_review_screen_and_offers_bulk_actions(
+    client, steward, review_task
+):
+    client.force_login(steward)
+    page = client.get(reverse("admin:mdm_reviewtask_changelist"))
+    content = page.content.decode()
+    assert reverse("admin:mdm_reviewtask_compare", args=[review_task.pk]) in content
+    assert 'value="approve_merge"' in content and 'value="not_the_same"' in content
+
+
+def test_bulk_approve_merge_merges_every_selected_pair(client, steward, review_task):
+    client.force_login(steward)
+    client.post(
+        reverse("admin:mdm_reviewtask_changelist"),
+        {"action": "approve_merge", "_selected_action": [review_task.pk]},
+    )
+    review_task.refresh_from_db()
+    assert review_task.status == ReviewStatus.MERGED
+    assert LogEntry.objects.filter(object_id=str(review_task.pk)).exists()
+
+
+def test_auditor_sees_the_review_screen_without_buttons_and_cannot_act(
+    client, auditor, review_task
+):
+    client.force_login(auditor)
+    page = client.get(reverse("admin:mdm_reviewtask_compare", args=[review_task.pk]))
+    assert page.status_code == 200
+    assert ">Merge</button>" not in page.content.decode()
+    client.post(reverse("admin:mdm_reviewtask_decide", args=[review_task.pk]), {"same": "1"})
+    review_task.refresh_from_db()
+    assert review_task.status == ReviewStatus.OPEN
+
+
+def test_steward_pins_a_value_that_survives_a_source_update_then_unpins_it(client, steward):
+    golden = Customer.objects.get(pk=ingest_customer(person(email="old@example.com")).golden_id)
+    client.force_login(steward)
+    pin_url = reverse("admin:mdm_customer_pin", args=[golden.pk])
+    page = client.get(reverse("admin:mdm_customer_change", args=[golden.pk]))
+    assert "Steward pins" in page.content.decode()
+    client.post(pin_url, {"attribute": "email", "action": "pin"})
+    ingest_customer(person(email="new@example.com"))  # the source changes its email
+    golden.refresh_from_db()
+    assert golden.pinned == {"email": "old@example.com"}
+    assert golden.email == "old@example.com"
+    client.post(pin_url, {"attribute": "email", "action": "unpin"})
+    golden.refresh_from_db()
+    assert golden.pinned == {} and golden.email == "new@example.com"
+    actions = set(HistoryEntry.objects.filter(golden_id=golden.pk).values_list("action", flat=True))
+    assert {"pinned", "unpinned"} <= actions
+
+
+def test_auditor_cannot_pin(client, auditor):
+    golden = Customer.objects.get(pk=ingest_customer(person(email="a@example.com")).golden_id)
+    client.force_login(auditor)
+    response = client.post(
+        reverse("admin:mdm_customer_pin", args=[golden.pk]), {"attribute": "email", "action": "pin"}
+    )
+    assert response.status_code == 403
+    golden.refresh_from_db()
+    assert golden.pinned == {}
