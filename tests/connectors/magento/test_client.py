@@ -281,7 +281,7 @@ def test_upsert_product_creates_then_updates_by_sku(client):
 
 def test_more_source_items_than_the_input_limit_are_sent_in_chunks(sandbox, client):
     skus = [product["sku"] for product in sandbox.emulator.store.all("product")][:20]
-    for number in range(5):
+    for number in range(25 - len(skus)):  # 25 items: more than the 20-item input limit
         sku = f"CHUNK-{uuid.uuid4().hex[:6]}-{number}"
         client.upsert_product(sku, {"name": f"Chunk {sku}", "price": 1})
         skus.append(sku)

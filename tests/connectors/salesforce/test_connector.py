@@ -118,7 +118,7 @@ def test_products_come_with_their_standard_price_as_decimal(salesforce_sandbox):
     }
     priced = [product for product in products if product.unit_price is not None]
     assert {product.external_id: product.unit_price for product in priced} == prices
-    assert len(priced) >= 10
+    assert priced  # the seeded world prices its products in the standard pricebook
     assert all(isinstance(product.unit_price, Decimal) for product in priced)
     assert all(product.sku and product.currency == "GBP" for product in priced)
 
