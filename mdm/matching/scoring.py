@@ -11,10 +11,11 @@ random records are the same; the posterior is returned with a field-by-field exp
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from rapidfuzz.distance import JaroWinkler
+from rapidfuzz.distance import OSA, JaroWinkler
 from rapidfuzz.fuzz import token_set_ratio, token_sort_ratio
 
 from mdm.matching.normalise import postcode_area
@@ -174,14 +175,49 @@ def _address_level(left: dict, right: dict) -> int | None:
     return 5 if same_city else 6
 
 
+def _mailbox(address: str) -> tuple[str, str]:
+    """(local part without a "+tag" sub-address, domain): "ann+shop@x.com" -> ("ann", "x.com")."""
+    local, _, domain = address.rpartition("@")
+    return local.split("+", 1)[0], domain
+
+
+def _made_of_names(local: str, *profiles: dict) -> bool:
+    """Whether an email's local part just spells a name ("john.smith", "jsmith", "smith.j")."""
+    letters = re.sub(r"[^a-z]", "", local)
+    names = {
+        name
+        for profile in profiles
+        for name in (profile.get("last"), profile.get("first"), profile.get("first_raw"))
+        if name and len(name) >= 3
+    }
+    return any(name.replace(" ", "") in letters for name in names)
+
+
 def _email_level(left: dict, right: dict) -> int | None:
+    """Exact (also with a "+tag"), close (a typo), different.
+
+    A local part that only spells the person's name is no evidence of its own once the names
+    have been compared: namesakes at other employers, or "jo.dunn55" and "jo.dunn92" at one
+    free-mail domain, are different mailboxes, so they count as different, not as close.
+    """
     if not left["email"] or not right["email"]:
         return None
     if left["email"] == right["email"]:
         return 0
-    local_left, local_right = left["email"].split("@")[0], right["email"].split("@")[0]
-    if local_left == local_right or _jw(left["email"], right["email"]) >= 0.95:
-        return 1
+    (local_left, domain_left), (local_right, domain_right) = (
+        _mailbox(left["email"]),
+        _mailbox(right["email"]),
+    )
+    if local_left == local_right and domain_left == domain_right:
+        return 0
+    if re.findall(r"\d+", local_left) != re.findall(r"\d+", local_right):
+        return 2  # "dunn55" and "dunn92": other accounts
+    if domain_left == domain_right:
+        return 1 if _jw(local_left, local_right) >= 0.92 else 2
+    if local_left == local_right and (
+        OSA.distance(domain_left, domain_right) <= 1 or not _made_of_names(local_left, left, right)
+    ):
+        return 1  # a typo in the domain, or a distinctive handle at another provider
     return 2
 
 
