@@ -3,6 +3,7 @@
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import threading
 import time
@@ -86,6 +87,10 @@ def test_demo_serves_the_admin_and_stops_on_ctrl_c(tmp_path):
         connections = session.get(f"http://127.0.0.1:{port}/admin/connectors/connection/")
         for kind in ("kashflow", "salesforce", "magento"):
             assert f">{kind}<" in connections.text
+        # ...and a django-q2 schedule keeps pulling while the demo runs.
+        with sqlite3.connect(tmp_path / "demo.sqlite3") as database:
+            schedules = database.execute("SELECT func FROM django_q_schedule").fetchall()
+        assert ("hub.tasks.pull_all",) in schedules
     finally:
         os.killpg(demo.pid, signal.SIGINT)
         started = time.monotonic()

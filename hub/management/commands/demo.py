@@ -46,6 +46,8 @@ class Command(BaseCommand):
         self.stdout.write("Migrating the database...")
         call_command("migrate", interactive=False, verbosity=0)
         username, password = ensure_demo_admin(settings.VAR_DIR / "demo-admin.json")
+        # Keep pulling every connection while the hub runs, sandbox or real systems alike.
+        ensure_pull_schedule()
 
         children: list[tuple[str, subprocess.Popen]] = []
         stopping = False
@@ -119,7 +121,6 @@ class Command(BaseCommand):
                 )
             time.sleep(0.2)
         call_command("connections", from_sandbox=str(state_dir), stdout=self.stdout)
-        ensure_pull_schedule()
         return ("sandboxes", child)
 
 
