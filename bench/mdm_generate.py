@@ -241,7 +241,11 @@ COLUMNS = [
 ]  # fmt: skip
 
 
-def generate(kind: str, entities: int, seed: int, moved: float = 0.05) -> list[dict]:
+def generate(
+    kind: str, entities: int, seed: int, moved: float = 0.05, country: bool = True
+) -> list[dict]:
+    """Rows of truth-labelled records; without `country` the column stays empty (as in many
+    public files), so phones are national numbers the hub cannot turn into E.164."""
     rng = random.Random(seed)
     rows = []
     for truth_id in range(entities):
@@ -249,6 +253,8 @@ def generate(kind: str, entities: int, seed: int, moved: float = 0.05) -> list[d
         copies = rng.choices((1, 2, 3, 4), weights=(0.5, 0.3, 0.15, 0.05))[0]
         for copy in range(copies):
             rows.append(render(rng, entity, kind, duplicate=copy > 0, moved=moved))
+            if not country:
+                rows[-1]["country"] = ""
     rng.shuffle(rows)
     for index, row in enumerate(rows):
         row["source_id"] = f"{row['source_system'][:2]}-{index:07d}"
@@ -267,9 +273,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--entities", type=int, default=5000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--moved", type=float, default=0.05, help="share of duplicates that moved")
+    parser.add_argument("--no-country", action="store_true", help="leave the country empty")
     parser.add_argument("out", nargs="?", default="-")
     args = parser.parse_args(argv)
-    rows = generate(args.kind, args.entities, args.seed, args.moved)
+    rows = generate(args.kind, args.entities, args.seed, args.moved, not args.no_country)
     if args.out == "-":
         write_csv(rows, sys.stdout)
     else:

@@ -48,12 +48,41 @@ def realtime_latencies(rows: list[dict]) -> list[float]:
     return sorted(timings)
 
 
+def show_missed(pairs, rows, label_golden, review_pairs) -> None:
+    """Print missed true pairs with their comparison levels and probability (for diagnosis)."""
+    from mdm.management.commands.import_records import customer_from_row
+    from mdm.matching.matcher import profile_and_keys, weights_for
+    from mdm.matching.scoring import CUSTOMER_COMPARISONS, customer_levels, score
+    from mdm.models import MatchSettings
+    from mdm.records import customer_attributes
+
+    by_label = {f"{row['source_system']}:{row['source_id']}": row for row in rows}
+    weights = weights_for(MatchSettings.for_entity("customer"))
+    for left, right in pairs:
+        profiles = []
+        for label in (left, right):
+            profile, keys = profile_and_keys(
+                "customer", customer_attributes(customer_from_row(by_label[label]))
+            )
+            profiles.append((profile, set(keys)))
+        levels = customer_levels(profiles[0][0], profiles[1][0])
+        probability, _ = score(levels, weights, CUSTOMER_COMPARISONS)
+        shared = sorted(k for k in profiles[0][1] & profiles[1][1] if not k.startswith("tf."))
+        reviewed = frozenset((label_golden[left], label_golden[right])) in review_pairs
+        print(f"p={probability:.4f} review={reviewed} levels={levels} shared={shared}")
+        for label in (left, right):
+            row = by_label[label]
+            print("    ", {k: v for k, v in row.items() if v and k not in ("truth_id",)})
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kind", choices=("people", "business"), default="people")
     parser.add_argument("--entities", type=int, default=3000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--moved", type=float, default=0.05, help="share of duplicates that moved")
+    parser.add_argument("--no-country", action="store_true", help="a file without countries")
+    parser.add_argument("--show-missed", type=int, default=0, help="print this many missed pairs")
     parser.add_argument("--database-url", default="")
     args = parser.parse_args(argv)
     workdir = Path(tempfile.mkdtemp(prefix="mdm-bench-"))
@@ -70,7 +99,7 @@ def main(argv: list[str] | None = None) -> dict:
     if args.database_url:
         call_command("flush", interactive=False, verbosity=0)
     call_command("migrate", verbosity=0)
-    rows = generate(args.kind, args.entities, args.seed, args.moved)
+    rows = generate(args.kind, args.entities, args.seed, args.moved, not args.no_country)
     csv_path = workdir / "records.csv"
     with open(csv_path, "w", newline="") as handle:
         write_csv(rows, handle)
@@ -106,6 +135,8 @@ def main(argv: list[str] | None = None) -> dict:
     in_review = sum(
         1 for a, b in missed if frozenset((label_golden[a], label_golden[b])) in review_pairs
     )
+    if args.show_missed:
+        show_missed(sorted(missed)[: args.show_missed], rows, label_golden, review_pairs)
     latencies = realtime_latencies(rows[:300])
     result = {
         "kind": args.kind,

@@ -317,6 +317,32 @@ def phone(text: str | None, country: str = "") -> str:
     return f"+{calling_code}{digits}"
 
 
+def phone_for_matching(text: str | None, country: str = "") -> str:
+    """E.164 where the number can be read as one, else its national digits ("3102461501").
+
+    Matching must not lose a phone just because the country is unknown (a file without a
+    country column) or the number does not fit its rules: the digits still identify it.
+    """
+    international = phone(text, country)
+    if international:
+        return international
+    raw = re.split(r"(?i)\s*(?:ext\.?|x|#)\s*\d+$", (text or "").strip())[0]
+    digits = re.sub(r"\D", "", raw).lstrip("0")
+    if not 7 <= len(digits) <= 15 or len(set(digits)) == 1:
+        return ""
+    return digits
+
+
+def same_phone(left: str, right: str) -> bool:
+    """Whether two matching phones are one number (E.164 and bare national digits compare)."""
+    if left == right:
+        return True
+    if left.startswith("+") == right.startswith("+"):
+        return False
+    bare, full = (left, right) if right.startswith("+") else (right, left)
+    return len(bare) >= 7 and full.endswith(bare)
+
+
 def is_valid_phone(text: str | None, country: str = "") -> bool:
     return bool(phone(text, country))
 

@@ -49,7 +49,7 @@ def customer_profile(attributes: dict) -> dict:
         "first_code": nysiis(first),
         "last_code": nysiis(last),
         "email": normalise.email(attributes.get("email")),
-        "phone": normalise.phone(attributes.get("phone"), country),
+        "phone": normalise.phone_for_matching(attributes.get("phone"), country),
         "street": street,
         "number": number.group(0) if number else "",
         "street_name": street_name(street),
@@ -91,7 +91,8 @@ def customer_keys(profile: dict) -> list[str]:
     if profile["email"]:
         keys.append(f"em:{profile['email']}")
     if profile["phone"]:
-        keys.append(f"ph:{profile['phone']}")
+        # The last nine digits: an E.164 number meets the same number written without country.
+        keys.append(f"ph:{profile['phone'][-9:]}")
     first_code, last_code = nysiis(first), nysiis(last)
     if first_code and last_code:
         # Sorted, so swapped first and last names still share the key.

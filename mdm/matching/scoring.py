@@ -16,9 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from rapidfuzz.distance import OSA, JaroWinkler
-from rapidfuzz.fuzz import token_set_ratio, token_sort_ratio
+from rapidfuzz.fuzz import ratio, token_set_ratio, token_sort_ratio
 
-from mdm.matching.normalise import postcode_area
+from mdm.matching.normalise import postcode_area, same_phone
 from mdm.matching.phonetic import nysiis
 
 
@@ -224,7 +224,7 @@ def _email_level(left: dict, right: dict) -> int | None:
 def _phone_level(left: dict, right: dict) -> int | None:
     if not left["phone"] or not right["phone"]:
         return None
-    if left["phone"] == right["phone"]:
+    if same_phone(left["phone"], right["phone"]):
         return 0
     return 1 if left["phone"][-7:] == right["phone"][-7:] else 2
 
@@ -234,7 +234,12 @@ def _company_level(left: dict, right: dict) -> int | None:
         return None
     if left["company"] == right["company"]:
         return 0
-    level = 1 + _level(token_sort_ratio(left["company"], right["company"]) / 100, (0.92, 0.80))
+    # Also compared without spaces: "pioneereinteriors" is "pioneer interiors" with a typo.
+    similarity = max(
+        token_sort_ratio(left["company"], right["company"]),
+        ratio(left["company"].replace(" ", ""), right["company"].replace(" ", "")),
+    )
+    level = 1 + _level(similarity / 100, (0.92, 0.80))
     if level == 3 and token_set_ratio(left["company"], right["company"]) >= 95:
         return 3  # "acme" and "acme engineering"
     return 4 if level == 3 else level
@@ -343,3 +348,57 @@ def score(
         )
     probability = 1 / (1 + 2 ** (-total)) if total > -1000 else 0.0
     return probability, explanation
+
+
+class Scorer:
+    """`score` for many pairs under one set of weights: the log2(m/u) of every level is worked
+    out once, and the explanation is only built when asked for (`explain`), so scoring a pair
+    is a few table look-ups. `probability(...)` equals `score(...)[0]`.
+    """
+
+    def __init__(self, weights: dict, comparisons: tuple[Comparison, ...]):
+        prior = min(max(weights.get("prior", DEFAULT_PRIOR), 1e-12), 0.5)
+        self.weights, self.comparisons = weights, comparisons
+        self.base = math.log2(prior / (1 - prior))
+        self.fields = []
+        for comparison in comparisons:
+            params = weights["fields"].get(comparison.name)
+            if not params or len(params["m"]) != len(comparison.levels):
+                params = {"m": comparison.m, "u": comparison.u}
+            table = [
+                math.log2(max(m_value, 1e-9) / max(u_value, 1e-12))
+                for m_value, u_value in zip(params["m"], params["u"], strict=True)
+            ]
+            self.fields.append(
+                (comparison.name, table, params["m"][0], params["u"][0], comparison.term_frequency)
+            )
+
+    def log_odds(
+        self, levels: dict, left: dict | None = None, frequency: FrequencyLookup | None = None
+    ) -> float:
+        total = self.base
+        for name, table, m_exact, u_exact, term_field in self.fields:
+            level = levels.get(name)
+            if level is None:
+                continue
+            if level == 0 and term_field and left is not None and frequency:
+                counted = frequency(term_field, left[term_field])
+                if counted is not None:
+                    count, population = counted
+                    share = (count + u_exact * TF_PSEUDO_COUNT) / (population + TF_PSEUDO_COUNT)
+                    u_value = max(share, u_exact / 10)
+                    total += math.log2(max(m_exact, 1e-9) / max(u_value, 1e-12))
+                    continue
+            total += table[level]
+        return total
+
+    def probability(
+        self, levels: dict, left: dict | None = None, frequency: FrequencyLookup | None = None
+    ) -> float:
+        total = self.log_odds(levels, left, frequency)
+        return 1 / (1 + 2 ** (-total)) if total > -1000 else 0.0
+
+    def explain(
+        self, levels: dict, left: dict | None = None, frequency: FrequencyLookup | None = None
+    ) -> tuple[float, list[dict]]:
+        return score(levels, self.weights, self.comparisons, left, frequency)

@@ -43,6 +43,41 @@ def test_phone_numbers_become_e164_only_when_possible(raw, country, expected):
     assert normalise.phone(raw, country) == expected
 
 
+@pytest.mark.parametrize(
+    ("raw", "country", "expected"),
+    [
+        ("310/246-1501", "", "3102461501"),  # no country column: the digits still count
+        ("020 7946 0000", "", "2079460000"),
+        ("6296 1234", "AU", "62961234"),  # no area code: does not fit the rules of AU
+        ("020 7946 0000", "GB", "+442079460000"),
+        ("12-34", "", ""),
+        ("999 9999", "", ""),
+    ],
+)
+def test_phones_for_matching_keep_the_digits_when_e164_is_impossible(raw, country, expected):
+    assert normalise.phone_for_matching(raw, country) == expected
+
+
+def test_a_bare_national_number_is_the_same_phone_as_its_e164_form():
+    assert normalise.same_phone("+13102461501", "3102461501")
+    assert normalise.same_phone("3102461501", "+13102461501")
+    assert not normalise.same_phone("+13102461501", "3102461502")
+    assert not normalise.same_phone("+13102461501", "+443102461501")
+    assert not normalise.same_phone("+13102461501", "501")
+
+
+def test_restaurant_records_without_country_meet_through_their_phone():
+    from mdm.matching.profile import customer_keys, customer_profile
+    from mdm.matching.scoring import customer_levels
+
+    left = customer_profile({"company_name": "Art's Deli", "phone": "818/762-1221"})
+    right = customer_profile(
+        {"company_name": "Arts Delicatessen", "phone": "+1 818-762-1221", "billing_country": "US"}
+    )
+    assert set(customer_keys(left)) & set(customer_keys(right)) >= {"ph:187621221"}
+    assert customer_levels(left, right)["phone"] == 0
+
+
 def test_emails_are_lower_cased_and_malformed_ones_rejected():
     assert normalise.email("  Foo.Bar@Example.COM ") == "foo.bar@example.com"
     assert normalise.email("foo@bar") == ""

@@ -148,3 +148,40 @@ def test_estimated_prior_counts_each_true_pair_once():
     truth = duplicates / (len(profiles) * (len(profiles) - 1) / 2)
     assert truth / 3 < weights["prior"] < truth * 3
     assert 0.01 <= weights["review_threshold"] <= 0.5
+
+
+def test_company_names_with_a_lost_space_are_close_not_different():
+    left = _profile(company_name="PIONEEREINTERIORS & CO")
+    right = _profile(company_name="Pioneer Interiors and Company")
+    assert customer_levels(left, right)["company"] == 1
+    other = _profile(company_name="Pinewood Interiors Ltd")
+    assert customer_levels(left, other)["company"] >= 2
+
+
+def test_the_fast_scorer_gives_the_same_probability_as_score():
+    from mdm.matching.scoring import Scorer
+
+    rng = random.Random(3)
+    names = ["Ann", "Anne", "John", "Jon", "Smith", "Smyth", "Lee", ""]
+    streets = ["1 High St", "1 High Street", "2 High St", "9 Low Road", ""]
+    scorer = Scorer(WEIGHTS, CUSTOMER_COMPARISONS)
+
+    def frequency(field, value):
+        return len(value) * 7, 5000
+
+    for _ in range(300):
+        left, right = (
+            _profile(
+                first_name=rng.choice(names),
+                last_name=rng.choice(names),
+                billing_line1=rng.choice(streets),
+                billing_postcode=rng.choice(["SW1A 1AA", "SW1A 2BB", ""]),
+                billing_country="GB",
+                phone=rng.choice(["020 7946 0000", "020 7946 0001", ""]),
+            )
+            for _ in range(2)
+        )
+        levels = customer_levels(left, right)
+        expected, explanation = score(levels, WEIGHTS, CUSTOMER_COMPARISONS, left, frequency)
+        assert abs(scorer.probability(levels, left, frequency) - expected) < 1e-12
+        assert scorer.explain(levels, left, frequency) == (expected, explanation)
