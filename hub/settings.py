@@ -119,6 +119,8 @@ else:
 FERNET_KEYS = [key.strip() for key in _fernet_keys.split(",") if key.strip()]
 
 PORT = envint("PORT", "8000")
+# Processes a large `import_records` spreads profiling and comparing over (1: none).
+MDM_WORKERS = envint("MDM_WORKERS", str(os.cpu_count() or 1))
 ALLOWED_HOSTS = [
     host.strip()
     for host in os.environ.get("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",")

@@ -14,12 +14,14 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 
 from django.db import connection, transaction
+from django.utils import timezone
 
+from mdm.bulkwrite import insert_rows, reserve_ids
 from mdm.ingest import IngestAction, ingest_record
 from mdm.matching import blocking
 from mdm.matching.matcher import comparisons_for, profile_and_keys, weights_for
 from mdm.matching.profile import is_retrieval_key
-from mdm.matching.scoring import customer_levels, product_levels, score
+from mdm.matching.scoring import Scorer, customer_levels, product_levels
 from mdm.merge import merge
 from mdm.models import (
     BlockingKey,
@@ -34,6 +36,7 @@ from mdm.models import (
     SourceRecord,
     golden_model,
 )
+from mdm.parallel import fork_map, shared
 from mdm.records import aware_utc, fingerprint
 from mdm.survivorship import apply_survivorship, provenance_map, survive
 
@@ -98,27 +101,84 @@ def _chunks(values: list, size: int = 500):
         yield values[start : start + size]
 
 
-def _existing_postings(entity: str, keys: set[str]) -> tuple[dict, dict]:
-    """Stored postings of the batch's keys: key -> [record ids], and key -> count."""
+def _frequency(counts: dict[str, int], population: int):
+    """The term-frequency lookup of one record: its keys' counts over the population."""
+
+    def frequency(field_name: str, value: str) -> tuple[int, int] | None:
+        return (counts.get(f"tf.{field_name}:{value}"[:120], 0), population) if value else None
+
+    return frequency
+
+
+def _score_candidates(index: int) -> list[tuple]:
+    """(other id, probability, levels, identical SKU) for each candidate of record `index`.
+
+    Runs in a worker process for large batches: reads only what `fork_map` shared.
+    """
+    data = shared()
+    entity, profiles, stored = data["entity"], data["profiles"], data["stored"]
+    profile = profiles[index]
+    levels_of = customer_levels if entity == Entity.CUSTOMER else product_levels
+    names = [comparison.name for comparison in comparisons_for(entity)]
+    frequency = _frequency(data["counts_of"][index], data["population"])
+    results = []
+    for other_id in data["candidates"][index]:
+        other = stored[other_id][0] if other_id > 0 else profiles[-other_id - 1]
+        levels = levels_of(profile, other)
+        probability = data["scorer"].probability(levels, profile, frequency)
+        identical = (
+            entity == Entity.PRODUCT
+            and bool(profile.get("sku"))
+            and profile["sku"] == other.get("sku")
+        )
+        pattern = tuple(levels[name] for name in names)  # a tuple travels back cheaper
+        results.append((other_id, 1.0 if identical else probability, pattern, identical))
+    return results
+
+
+def _stored_counts(entity: str, keys: set[str]) -> dict[str, int]:
+    """How many stored records hold each of the batch's keys (none while the table is empty)."""
+    if not BlockingKey.objects.filter(entity=entity).exists():
+        return {}
     counts: dict[str, int] = {}
     for chunk in _chunks(sorted(keys)):
         counts.update(blocking.key_counts(entity, chunk))
-    usable = [key for key, count in counts.items() if count <= blocking.MAX_POSTINGS]
+    return counts
+
+
+def _existing_postings(entity: str, prepared: list, counts_of: list, golden_field: str):
+    """Stored postings of the keys the batch will search (key -> [record ids]), and the stored
+    records they lead to (id -> (profile, golden id))."""
+    wanted = {
+        key
+        for (_, _, _, keys), counts in zip(prepared, counts_of, strict=True)
+        for key in blocking.retrieval_keys(keys, counts)
+        if counts[key] > 0
+    }
     postings = defaultdict(list)
-    for chunk in _chunks([key for key in usable if is_retrieval_key(key)]):
+    if not wanted or not BlockingKey.objects.filter(entity=entity).exists():
+        return postings, {}
+    for chunk in _chunks(sorted(wanted)):
         rows = BlockingKey.objects.filter(entity=entity, key__in=chunk).values_list(
             "key", "source_record_id"
         )
         for key, record_id in rows:
             postings[key].append(record_id)
-    return postings, counts
+    stored_ids = {record_id for ids in postings.values() for record_id in ids}
+    stored = {}
+    for chunk in _chunks(sorted(stored_ids)):
+        for row in SourceRecord.objects.filter(id__in=chunk).values(
+            "id", "profile", f"{golden_field}_id"
+        ):
+            stored[row["id"]] = (row["profile"], row[f"{golden_field}_id"])
+    return postings, stored
 
 
 def _ingest_fresh(entity: str, fresh: list, settings: MatchSettings) -> Counter:
     model = golden_model(entity)
     golden_field = "customer" if entity == Entity.CUSTOMER else "product"
     comparisons, weights = comparisons_for(entity), weights_for(settings)
-    levels_of = customer_levels if entity == Entity.CUSTOMER else product_levels
+    scorer = Scorer(weights, comparisons)
     prepared = []
     all_keys: set[str] = set()
     for item, digest in fresh:
@@ -136,58 +196,65 @@ def _ingest_fresh(entity: str, fresh: list, settings: MatchSettings) -> Counter:
                 .order_by("key")
                 .values_list("id", flat=True)
             )
-    postings, stored_counts = _existing_postings(entity, all_keys)
-    stored_ids = {record_id for ids in postings.values() for record_id in ids}
-    stored = {}
-    for chunk in _chunks(sorted(stored_ids)):
-        for row in SourceRecord.objects.filter(id__in=chunk).values(
-            "id", "profile", f"{golden_field}_id"
-        ):
-            stored[row["id"]] = (row["profile"], row[f"{golden_field}_id"])
     population = max(blocking.population(entity) + len(prepared), 1)
     batch_counts = Counter(key for _, _, _, keys in prepared for key in keys)
+    stored_counts = _stored_counts(entity, all_keys)
+    counts_of = [
+        {key: stored_counts.get(key, 0) + batch_counts[key] for key in keys}
+        for _, _, _, keys in prepared
+    ]
+    postings, stored = _existing_postings(entity, prepared, counts_of, golden_field)
 
-    # In-memory state: batch records get negative ids; clusters map to golden UUIDs.
-    cluster_of: dict[int, uuid.UUID] = {}
+    # 1. Candidates: each record meets the stored records and the batch's earlier records
+    # (negative ids) through its keys, exactly as record-by-record ingest would.
     memory_postings: dict[str, list[int]] = defaultdict(list)
+    candidates = []
+    for index, (_item, _digest, _profile, keys) in enumerate(prepared):
+        shared: Counter = Counter()
+        for key in blocking.retrieval_keys(keys, counts_of[index]):
+            shared.update(postings.get(key, ()))
+            shared.update(memory_postings.get(key, ()))
+        candidates.append(
+            [
+                other_id
+                for other_id, _ in shared.most_common(blocking.MAX_CANDIDATE_RECORDS)
+                if other_id < 0 or stored[other_id][1] is not None
+            ]
+        )
+        for key in keys:
+            if is_retrieval_key(key):
+                memory_postings[key].append(-(index + 1))
+    del memory_postings, postings
+
+    # 2. Comparisons, spread over the cores for a large batch (they need no database).
+    scored = fork_map(
+        _score_candidates,
+        range(len(prepared)),
+        data={
+            "entity": entity,
+            "profiles": [profile for _, _, profile, _ in prepared],
+            "candidates": candidates,
+            "stored": stored,
+            "counts_of": counts_of,
+            "population": population,
+            "scorer": scorer,
+        },
+    )
+
+    # 3. Decisions in file order: attach, create, merge or propose for review.
+    names = [comparison.name for comparison in comparisons]
+    cluster_of: dict[int, uuid.UUID] = {}
     outcomes: Counter = Counter()
     existing_touched: set = set()
     merges: list[tuple] = []
     reviews: dict[tuple, tuple] = {}
     new_goldens: set = set()
-    for index, (_item, _digest, profile, keys) in enumerate(prepared):
-        batch_id = -(index + 1)
-        counts = {key: stored_counts.get(key, 0) + batch_counts[key] for key in keys}
-
-        def frequency(field_name: str, value: str, counts=counts) -> tuple[int, int] | None:
-            return (counts.get(f"tf.{field_name}:{value}"[:120], 0), population) if value else None
-
-        shared: Counter = Counter()
-        for key in keys:
-            if not is_retrieval_key(key) or counts[key] > blocking.MAX_POSTINGS:
-                continue
-            shared.update(postings.get(key, ()))
-            shared.update(memory_postings.get(key, ()))
+    for index, (_item, _digest, profile, _keys) in enumerate(prepared):
         best: dict = {}
-        for other_id, _ in shared.most_common(blocking.MAX_CANDIDATE_RECORDS):
-            other_profile, golden_id = (
-                stored[other_id] if other_id > 0 else (prepared[-other_id - 1][2], None)
-            )
-            golden_id = golden_id if other_id > 0 else cluster_of[other_id]
-            if golden_id is None:
-                continue
-            probability, explanation = score(
-                levels_of(profile, other_profile), weights, comparisons, profile, frequency
-            )
-            identical = (
-                entity == Entity.PRODUCT
-                and bool(profile.get("sku"))
-                and (profile["sku"] == other_profile.get("sku"))
-            )
-            if identical:
-                probability = 1.0
+        for other_id, probability, levels, identical in scored[index]:
+            golden_id = stored[other_id][1] if other_id > 0 else cluster_of[other_id]
             if golden_id not in best or probability > best[golden_id][0]:
-                best[golden_id] = (probability, explanation, identical)
+                best[golden_id] = (probability, levels, identical)
         ranked = sorted(best.items(), key=lambda pair: -pair[1][0])
 
         def automatic(entry) -> bool:
@@ -204,17 +271,18 @@ def _ingest_fresh(entity: str, fresh: list, settings: MatchSettings) -> Counter:
             target = uuid.uuid4()
             new_goldens.add(target)
             outcomes[IngestAction.CREATED] += 1
-        cluster_of[batch_id] = target
+        cluster_of[-(index + 1)] = target
         for golden_id, entry in ranked:
             if golden_id == target or entry[0] < settings.review_threshold:
                 continue
             if automatic(entry):
                 merges.append((target, golden_id, entry[0]))
-            else:
-                reviews.setdefault((target, golden_id), (entry[0], entry[1]))
-        for key in keys:
-            if is_retrieval_key(key):
-                memory_postings[key].append(batch_id)
+            elif (target, golden_id) not in reviews:
+                # The explanation is only worked out for the pairs a steward will see.
+                frequency = _frequency(counts_of[index], population)
+                levels = dict(zip(names, entry[1], strict=True))
+                explanation = scorer.explain(levels, profile, frequency)[1]
+                reviews[(target, golden_id)] = (entry[0], explanation)
 
     # Merges between clusters created in this batch are resolved in memory (union-find).
     parent: dict = {}
@@ -240,10 +308,14 @@ def _ingest_fresh(entity: str, fresh: list, settings: MatchSettings) -> Counter:
         cluster_of[batch_id] = find(cluster_of[batch_id])
     live_new = {find(golden_id) for golden_id in new_goldens} & new_goldens
 
+    # The golden rows follow in this transaction; foreign keys are checked at commit.
+    ids = reserve_ids(SourceRecord, len(prepared))
+    stamp = timezone.now()
     records = []
     for index, (item, digest, profile, _keys) in enumerate(prepared):
         records.append(
             SourceRecord(
+                id=ids[index],
                 entity=entity,
                 system=item.system,
                 external_id=str(item.external_id),
@@ -252,19 +324,29 @@ def _ingest_fresh(entity: str, fresh: list, settings: MatchSettings) -> Counter:
                 profile=profile,
                 fingerprint=digest,
                 source_modified_at=aware_utc(item.modified),
+                created_at=stamp,
+                updated_at=stamp,
                 **{f"{golden_field}_id": cluster_of[-(index + 1)]},
             )
         )
-    # The golden rows follow in this transaction; foreign keys are checked at commit.
-    SourceRecord.objects.bulk_create(records, batch_size=1000)
-    if any(record.pk is None for record in records):  # backends without RETURNING
-        identities = {(record.system, record.external_id): record for record in records}
-        for chunk in _chunks(records):
-            for system, external_id, pk in SourceRecord.objects.filter(
-                entity=entity, external_id__in=[record.external_id for record in chunk]
-            ).values_list("system", "external_id", "pk"):
-                if (system, external_id) in identities:
-                    identities[(system, external_id)].pk = pk
+    insert_rows(
+        SourceRecord,
+        [
+            {
+                "id": record.id,
+                "entity": entity,
+                "system": record.system,
+                "external_id": record.external_id,
+                "attributes": record.attributes,
+                "raw": {},
+                "profile": record.profile,
+                "fingerprint": record.fingerprint,
+                "source_modified_at": record.source_modified_at,
+                f"{golden_field}_id": getattr(record, f"{golden_field}_id"),
+            }
+            for record in records
+        ],
+    )
     _insert_keys(
         (entity, key, record.pk)
         for record, (_, _, _, keys) in zip(records, prepared, strict=True)
@@ -307,26 +389,31 @@ def _write_new_goldens(model, entity, live_new, records, golden_field) -> None:
         members[getattr(record, f"{golden_field}_id")].append(record)
     goldens, provenance, history = [], [], []
     for golden_id in live_new:
-        golden = model(id=golden_id)
+        golden = {"id": golden_id}
         survivors = survive(entity, members[golden_id])
         for name, survivor in survivors.items():
             if survivor.value is not None:
-                setattr(golden, name, survivor.value)
+                golden[name] = survivor.value
         provenance.append(
-            Provenance(entity=entity, golden_id=golden_id, attributes=provenance_map(survivors))
+            {"entity": entity, "golden_id": golden_id, "attributes": provenance_map(survivors)}
         )
         goldens.append(golden)
         history.append(
-            HistoryEntry(
-                entity=entity,
-                golden_id=golden_id,
-                action=HistoryAction.CREATED,
-                reason=f"batch import of {len(members[golden_id])} record(s)",
-            )
+            {
+                "entity": entity,
+                "golden_id": golden_id,
+                "action": HistoryAction.CREATED,
+                "reason": f"batch import of {len(members[golden_id])} record(s)",
+            }
         )
-    model.objects.bulk_create(goldens, batch_size=1000)
-    Provenance.objects.bulk_create(provenance, batch_size=5000)
-    HistoryEntry.objects.bulk_create(history, batch_size=2000)
+    # Rows name different attributes; group them by the set they name.
+    by_shape = defaultdict(list)
+    for golden in goldens:
+        by_shape[tuple(sorted(golden))].append(golden)
+    for rows in by_shape.values():
+        insert_rows(model, rows)
+    insert_rows(Provenance, provenance)
+    insert_rows(HistoryEntry, history)
 
 
 def _write_reviews(entity: str, reviews: dict, find) -> None:
@@ -338,13 +425,13 @@ def _write_reviews(entity: str, reviews: dict, find) -> None:
             continue
         seen.add(pair)
         tasks.append(
-            ReviewTask(
-                entity=entity,
-                left_id=left,
-                right_id=right,
-                probability=probability,
-                explanation={"fields": explanation},
-                status=ReviewStatus.OPEN,
-            )
+            {
+                "entity": entity,
+                "left_id": left,
+                "right_id": right,
+                "probability": probability,
+                "explanation": {"fields": explanation},
+                "status": ReviewStatus.OPEN,
+            }
         )
-    ReviewTask.objects.bulk_create(tasks, batch_size=2000)
+    insert_rows(ReviewTask, tasks)

@@ -18,6 +18,10 @@ from mdm.models import BlockingKey, BlockingLock, SourceRecord
 
 MAX_POSTINGS = 1000
 MAX_CANDIDATE_RECORDS = 50
+# Postings read per incoming record: the most selective keys first, larger ones only while the
+# budget lasts. A duplicate shares several keys, and the small ones (postcode, house number +
+# street, name + district) find it; "john smith" in a million records would not narrow much.
+CANDIDATE_BUDGET = 400
 _POPULATION_TTL = 60.0
 _population_cache: dict[str, tuple[float, int]] = {}
 
@@ -86,13 +90,31 @@ def population(entity: str) -> int:
     return count
 
 
+def retrieval_keys(keys: list[str], counts: dict[str, int]) -> list[str]:
+    """The keys to look candidates up by: smallest first, within CANDIDATE_BUDGET postings.
+
+    The smallest usable key is always taken (up to MAX_POSTINGS), so a record always meets the
+    records of its most selective key. The same choice serves the real-time and batch paths.
+    """
+    usable = sorted(
+        (counts.get(key, 0), key)
+        for key in keys
+        if is_retrieval_key(key) and 0 < counts.get(key, 0) <= MAX_POSTINGS
+    )
+    chosen, spent = [], 0
+    for size, key in usable:
+        if chosen and spent + size > CANDIDATE_BUDGET:
+            break
+        chosen.append(key)
+        spent += size
+    return chosen
+
+
 def candidate_records(
     entity: str, keys: list[str], counts: dict[str, int], exclude_record_id: int | None = None
 ) -> list[dict]:
     """Source records sharing a usable key, most shared keys first, at most a few hundred."""
-    usable = [
-        key for key in keys if is_retrieval_key(key) and 0 < counts.get(key, 0) <= MAX_POSTINGS
-    ]
+    usable = retrieval_keys(keys, counts)
     if not usable:
         return []
     shared = Counter(

@@ -19,6 +19,7 @@ from mdm.matching.matcher import comparisons_for
 from mdm.matching.profile import customer_keys, is_retrieval_key, product_keys
 from mdm.matching.scoring import DEFAULT_PRIOR, customer_levels, product_levels
 from mdm.models import Entity, MatchSettings, SourceRecord
+from mdm.parallel import fork_map, shared
 
 MAX_GROUP = 200  # larger blocks are too common to be informative (and quadratic)
 REVIEW_RECALL = 0.95  # share of the expected missed matches the review band should hold
@@ -50,11 +51,25 @@ PASS_FIELDS = {
     "cn": {"company", "address"},
     "ad": {"address"},
     "hn": {"address"},
+    "as": {"address"},
+    "hi": {"address", "first_name", "last_name"},
     "pc": {"address"},
     "sku": {"sku"},
     "pt": {"name"},
     "pn": {"name"},
 }
+
+
+def _pattern(pair: tuple[int, int]) -> tuple:
+    data = shared()
+    profiles = data["profiles"]
+    levels = _levels_function(data["entity"])(profiles[pair[0]], profiles[pair[1]])
+    return tuple(levels[c.name] for c in comparisons_for(data["entity"]))
+
+
+def _patterns(entity: str, profiles: list[dict], pairs: list[tuple[int, int]]) -> list[tuple]:
+    """The level pattern of each pair, computed on all cores for many pairs."""
+    return fork_map(_pattern, pairs, data={"entity": entity, "profiles": profiles})
 
 
 def blocked_pairs(
@@ -124,19 +139,16 @@ def estimate_weights(
 ) -> dict:
     """Weights {"prior", "fields": {name: {"m": [...], "u": [...]}}} estimated from profiles."""
     comparisons = comparisons_for(entity)
-    levels_of = _levels_function(entity)
     rng = random.Random(seed)
     size = len(profiles)
     if size < 50:
         from mdm.matching.scoring import default_weights
 
         return default_weights(comparisons)
-    random_patterns = Counter()
-    for _ in range(min(30_000, 50 * size)):
-        left, right = rng.randrange(size), rng.randrange(size)
-        if left != right:
-            levels = levels_of(profiles[left], profiles[right])
-            random_patterns[tuple(levels[c.name] for c in comparisons)] += 1
+    draws = min(30_000, 50 * size)
+    random_pairs = [(rng.randrange(size), rng.randrange(size)) for _ in range(draws)]
+    random_pairs = [(left, right) for left, right in random_pairs if left != right]
+    random_patterns = Counter(_patterns(entity, profiles, random_pairs))
     u = {}
     for position, comparison in enumerate(comparisons):
         counts = [PRIOR_STRENGTH * value for value in comparison.u]
@@ -153,15 +165,10 @@ def estimate_weights(
         keys = [keys[index] for index in chosen] if keys is not None else None
         size = MAX_PROFILES
     by_pass, distinct, total_blocked = blocked_pairs(entity, profiles, max_pairs, rng, keys)
-    seen_patterns: dict[tuple[int, int], tuple] = {}
-
-    def pattern_of(pair: tuple[int, int]) -> tuple:
-        # Passes overlap a lot (a true match shares many keys): compare each pair once.
-        found = seen_patterns.get(pair)
-        if found is None:
-            levels = levels_of(profiles[pair[0]], profiles[pair[1]])
-            found = seen_patterns[pair] = tuple(levels[c.name] for c in comparisons)
-        return found
+    # Passes overlap a lot (a true match shares many keys): compare each pair once.
+    needed = sorted(set(distinct).union(*by_pass.values()))
+    seen_patterns = dict(zip(needed, _patterns(entity, profiles, needed), strict=True))
+    pattern_of = seen_patterns.__getitem__
 
     start_m = {c.name: list(c.m) for c in comparisons}
     estimates: dict[str, list[tuple[float, list[float]]]] = defaultdict(list)

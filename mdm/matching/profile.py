@@ -13,7 +13,9 @@ from mdm.matching import normalise
 from mdm.matching.phonetic import nysiis
 
 # Retrieval passes, in the order they are tried; documented in docs/mdm.md.
-CUSTOMER_PASSES = ("em", "ph", "nn", "ni", "la", "fa", "ct", "cb", "cn", "ad", "hn", "pc")
+CUSTOMER_PASSES = (
+    "em", "ph", "nn", "ni", "la", "fa", "ct", "cb", "cn", "ad", "hn", "as", "hi", "pc"
+)  # fmt: skip
 PRODUCT_PASSES = ("sku", "pt", "pn")
 TERM_FREQUENCY_FIELDS = ("first", "last", "company")
 _UNIT_WORDS = frozenset({"flat", "apartment", "apt", "unit", "suite", "ste", "room", "floor"})
@@ -115,6 +117,12 @@ def customer_keys(profile: dict) -> list[str]:
             keys.append(f"ad:{profile['number']}:{nysiis(words[0])}:{locality}")
         if profile["number"] and (first or last or tokens):
             keys.append(f"hn:{profile['number']}:{locality}")  # a typo in the street name too
+    if profile["number"] and words:
+        # House number + street, and house number + the initials of the names, without the
+        # place: a record that lost its postcode and town still meets its duplicate.
+        keys.append(f"as:{profile['number']}:{nysiis(words[0])}")
+        if first and last:
+            keys.append(f"hi:{profile['number']}:{''.join(sorted((first[0], last[0])))}")
     keys.extend(f"ct:{token}" for token in tokens)
     if len(tokens) > 1:
         keys.append(f"cb:{tokens[0]}:{tokens[1]}")  # narrower when single tokens are common

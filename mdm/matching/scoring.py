@@ -94,9 +94,25 @@ def _code(profile: dict, field: str) -> str:
     return profile.get(field + "_code") or nysiis(profile[field])
 
 
+# Name pairs repeat a great deal (common names meet common names), so their levels are kept.
+_NAME_CACHE_SIZE = 200_000
+_first_levels: dict[tuple, int] = {}
+_last_levels: dict[tuple, int] = {}
+
+
 def _first_name_level(left: dict, right: dict) -> int | None:
     if not left["first"] or not right["first"]:
         return None
+    key = (left["first_raw"], left["first"], right["first_raw"], right["first"])
+    level = _first_levels.get(key)
+    if level is None:
+        if len(_first_levels) >= _NAME_CACHE_SIZE:
+            _first_levels.clear()
+        level = _first_levels[key] = _compare_first_names(left, right)
+    return level
+
+
+def _compare_first_names(left: dict, right: dict) -> int:
     if left["first_raw"] == right["first_raw"]:
         return 0
     if left["first"] == right["first"]:
@@ -117,6 +133,16 @@ def _last_name_level(left: dict, right: dict) -> int | None:
         return None
     if left["last"] == right["last"]:
         return 0
+    key = (left["last"], right["last"])
+    level = _last_levels.get(key)
+    if level is None:
+        if len(_last_levels) >= _NAME_CACHE_SIZE:
+            _last_levels.clear()
+        level = _last_levels[key] = _compare_last_names(left, right)
+    return level
+
+
+def _compare_last_names(left: dict, right: dict) -> int:
     similarity = _jw(left["last"], right["last"])
     if similarity >= 0.94:
         return 1

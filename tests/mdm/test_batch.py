@@ -63,3 +63,68 @@ def test_bulk_import_writes_provenance_and_history_for_new_golden_records(genera
     assert golden.last_name
     assert provenance_of(golden)["last_name"]["value"] == golden.last_name
     assert HistoryEntry.objects.filter(golden_id=golden.id, action="created").exists()
+
+
+def test_comparing_on_several_processes_decides_exactly_as_one_process(
+    generated, settings, monkeypatch
+):
+    from mdm import parallel
+
+    monkeypatch.setattr(parallel, "MINIMUM_ITEMS", 1)  # fork even for this small file
+    settings.MDM_WORKERS = 1
+    _load(generated)
+    one_process = (_clusters(), _review_pairs())
+    SourceRecord.objects.all().delete()
+    Customer.objects.all().delete()
+    _clear_match_state()
+    settings.MDM_WORKERS = 2
+    _load(generated)
+    assert (_clusters(), _review_pairs()) == one_process
+
+
+def _review_pairs() -> set:
+    from mdm.models import ReviewTask
+
+    members = {
+        golden: frozenset(
+            SourceRecord.objects.filter(customer_id=golden).values_list("system", "external_id")
+        )
+        for golden in Customer.objects.values_list("id", flat=True)
+    }
+    return {
+        (members[left], members[right], round(probability, 9), str(explanation))
+        for left, right, probability, explanation in ReviewTask.objects.values_list(
+            "left_id", "right_id", "probability", "explanation"
+        )
+    }
+
+
+def _clear_match_state() -> None:
+    from mdm.models import HistoryEntry, MatchSettings, Provenance, ReviewTask
+
+    ReviewTask.objects.all().delete()
+    Provenance.objects.all().delete()
+    HistoryEntry.objects.all().delete()
+    MatchSettings.objects.all().delete()  # estimate the weights again from the file
+
+
+def test_a_file_larger_than_a_chunk_builds_the_same_golden_records(generated):
+    _load(generated)
+    whole = _clusters()
+    SourceRecord.objects.all().delete()
+    Customer.objects.all().delete()
+    _clear_match_state()
+    _load(generated, "--chunk", "40")
+    assert _clusters() == whole
+
+
+def test_standard_input_is_read_like_a_file(generated, monkeypatch):
+    _load(generated)
+    from_file = _clusters()
+    SourceRecord.objects.all().delete()
+    Customer.objects.all().delete()
+    _clear_match_state()
+    monkeypatch.setattr(sys, "stdin", StringIO(generated.read_text()))
+    call_command("import_records", "--entity", "customer", "-", stdout=StringIO(),
+                 stderr=StringIO())  # fmt: skip
+    assert _clusters() == from_file

@@ -9,19 +9,24 @@ file itself, so the very first import already matches with weights fitted to its
 from __future__ import annotations
 
 import csv
+import random
+import shutil
 import sys
+import tempfile
 import time
 from collections import Counter
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
 from connectors.canonical import Address, Customer, Product
 from mdm.batch import BatchItem, bulk_ingest
 from mdm.ingest import ingest_record
-from mdm.matching.estimate import estimate_weights, store_weights
+from mdm.matching.estimate import MAX_PROFILES, estimate_weights, store_weights
 from mdm.matching.matcher import profile_and_keys
 from mdm.models import Entity, MatchSettings
+from mdm.parallel import fork_map, shared
 from mdm.records import customer_attributes, product_attributes
 
 CUSTOMER_COLUMNS = (
@@ -103,16 +108,88 @@ class Command(BaseCommand):
 
     def handle(self, *args, entity: str, file: str, no_estimate: bool = False, **options):
         self.per_record, self.chunk = options.get("per_record", False), options.get("chunk", 20_000)
-        handle = sys.stdin if file == "-" else self._open(file)
-        with handle:
+        self.entity = entity
+        self.parse = customer_from_row if entity == Entity.CUSTOMER else product_from_row
+        self.flatten = customer_attributes if entity == Entity.CUSTOMER else product_attributes
+        with tempfile.TemporaryDirectory(prefix="concord-import-") as spool:
+            if file == "-":  # read twice (sample, then load): keep standard input in a file
+                file = str(Path(spool) / "stdin.csv")
+                with open(file, "w", newline="", encoding="utf-8") as copy:
+                    shutil.copyfileobj(sys.stdin, copy)
+            self._import(file, no_estimate)
+
+    def _import(self, file: str, no_estimate: bool) -> None:
+        entity = self.entity
+        settings = MatchSettings.for_entity(entity)
+        errors: list[tuple[int, str]] = []
+        self.prepared: dict[int, tuple] = {}
+        total = 0
+        if not no_estimate and not settings.weights:
+            # First pass: count the rows and keep a uniform sample to estimate the weights from.
+            rng = random.Random(1)
+            sample: list[tuple[int, dict]] = []
+            for total, (line, row) in enumerate(self._rows(file), start=1):
+                if len(sample) < MAX_PROFILES:
+                    sample.append((line, row))
+                elif (slot := rng.randrange(total)) < MAX_PROFILES:
+                    sample[slot] = (line, row)
+            parsed = self._parse(sample, [])
+            if len(parsed) >= ESTIMATE_FROM_FILE_ROWS:
+                prepared = self._profiles(parsed)
+                weights = estimate_weights(
+                    entity, [profile for profile, _ in prepared], keys=[k for _, k in prepared]
+                )
+                settings = store_weights(entity, weights, len(prepared))
+                self.stdout.write(f"Estimated match weights from {len(prepared)} rows of the file.")
+                if total <= MAX_PROFILES:  # the sample is the whole file: keep its profiles
+                    self.prepared = {
+                        line: profile for (line, _), profile in zip(parsed, prepared, strict=True)
+                    }
+            del sample, parsed
+        outcomes: Counter = Counter()
+        started = time.monotonic()
+        done = rows_seen = 0
+        for chunk in self._chunks(self._rows(file), self.chunk):
+            rows_seen += len(chunk)
+            parsed = self._parse(chunk, errors)
+            if self.per_record:
+                self._per_record(parsed, settings, outcomes, errors)
+            else:
+                self._bulk(parsed, settings, outcomes, errors)
+            done += len(chunk)
+            self._progress(done, max(total, done), started)
+        for line, reason in sorted(errors):
+            self.stderr.write(f"line {line}: {reason}")
+        elapsed = time.monotonic() - started
+        summary = ", ".join(f"{count} {action}" for action, count in sorted(outcomes.items()))
+        self.stdout.write(
+            f"Imported {sum(outcomes.values())}/{rows_seen} rows in {elapsed:.1f}s "
+            f"({summary or 'nothing'}); {len(errors)} error(s)."
+        )
+
+    def _rows(self, file: str):
+        """(line number, row) of every data row; the header is checked first."""
+        with self._open(file) as handle:
             reader = csv.DictReader(handle)
             missing = [column for column in REQUIRED if column not in (reader.fieldnames or [])]
             if missing:
                 raise CommandError(f"{file}: missing column(s): {', '.join(missing)}")
-            rows = [(reader.line_num, row) for row in reader]
-        parse = customer_from_row if entity == Entity.CUSTOMER else product_from_row
-        flatten = customer_attributes if entity == Entity.CUSTOMER else product_attributes
-        parsed, errors = [], []
+            for row in reader:
+                yield reader.line_num, row
+
+    @staticmethod
+    def _chunks(rows, size: int):
+        chunk = []
+        for row in rows:
+            chunk.append(row)
+            if len(chunk) >= size:
+                yield chunk
+                chunk = []
+        if chunk:
+            yield chunk
+
+    def _parse(self, rows: list[tuple[int, dict]], errors: list) -> list[tuple[int, object]]:
+        parsed = []
         for line, row in rows:
             try:
                 if (
@@ -120,41 +197,26 @@ class Command(BaseCommand):
                     or not (row.get("source_id") or "").strip()
                 ):
                     raise RowError("source_system and source_id are required")
-                parsed.append((line, parse(row)))
+                parsed.append((line, self.parse(row)))
             except RowError as exc:
                 errors.append((line, str(exc)))
-        settings = MatchSettings.for_entity(entity)
-        self.prepared = {}
-        if not no_estimate and not settings.weights and len(parsed) >= ESTIMATE_FROM_FILE_ROWS:
-            self.prepared = {line: profile_and_keys(entity, flatten(item)) for line, item in parsed}
-            profiles = [profile for profile, _ in self.prepared.values()]
-            keys = [keys for _, keys in self.prepared.values()]
-            weights = estimate_weights(entity, profiles, keys=keys)
-            settings = store_weights(entity, weights, len(profiles))
-            self.stdout.write(f"Estimated match weights from {len(profiles)} rows of the file.")
-        outcomes: Counter = Counter()
-        started = time.monotonic()
-        if self.per_record:
-            self._per_record(entity, parsed, flatten, settings, outcomes, errors, started)
-        else:
-            self._bulk(entity, parsed, flatten, settings, outcomes, errors, started)
-        for line, reason in sorted(errors):
-            self.stderr.write(f"line {line}: {reason}")
-        elapsed = time.monotonic() - started
-        summary = ", ".join(f"{count} {action}" for action, count in sorted(outcomes.items()))
-        self.stdout.write(
-            f"Imported {sum(outcomes.values())}/{len(rows)} rows in {elapsed:.1f}s "
-            f"({summary or 'nothing'}); {len(errors)} error(s)."
+        return parsed
+
+    def _profiles(self, parsed: list[tuple[int, object]]) -> list[tuple[dict, list[str]]]:
+        """Profiles and blocking keys of parsed rows, on all cores for a large file."""
+        attributes = [self.flatten(item) for _, item in parsed]
+        return fork_map(
+            _profile_of, range(len(attributes)), data={"entity": self.entity, "rows": attributes}
         )
 
-    def _per_record(self, entity, parsed, flatten, settings, outcomes, errors, started) -> None:
-        for done, (line, item) in enumerate(parsed, start=1):
+    def _per_record(self, parsed, settings, outcomes, errors) -> None:
+        for line, item in parsed:
             try:
                 result = ingest_record(
-                    entity,
+                    self.entity,
                     item.source_system.strip(),
                     item.external_id.strip(),
-                    flatten(item),
+                    self.flatten(item),
                     item.source_modified_at,
                     raw={"line": line},
                     settings=settings,
@@ -162,30 +224,26 @@ class Command(BaseCommand):
                 outcomes[result.action.value] += 1
             except Exception as exc:
                 errors.append((line, f"{type(exc).__name__}: {exc}"))
-            if done % 500 == 0 or done == len(parsed):
-                self._progress(done, len(parsed), started)
 
-    def _bulk(self, entity, parsed, flatten, settings, outcomes, errors, started) -> None:
-        done = 0
-        for start in range(0, len(parsed), self.chunk):
-            chunk = parsed[start : start + self.chunk]
-            items = [
-                BatchItem(
-                    item.source_system.strip(),
-                    item.external_id.strip(),
-                    flatten(item),
-                    item.source_modified_at,
-                    self.prepared.get(line),
-                )
-                for line, item in chunk
-            ]
-            try:
-                counted = bulk_ingest(entity, items, settings)
-                outcomes.update({action.value: count for action, count in counted.items()})
-            except Exception:
-                self._per_record(entity, chunk, flatten, settings, outcomes, errors, started)
-            done += len(chunk)
-            self._progress(done, len(parsed), started)
+    def _bulk(self, parsed, settings, outcomes, errors) -> None:
+        missing = [(line, item) for line, item in parsed if line not in self.prepared]
+        computed = dict(zip((line for line, _ in missing), self._profiles(missing), strict=True))
+        items = [
+            BatchItem(
+                item.source_system.strip(),
+                item.external_id.strip(),
+                self.flatten(item),
+                item.source_modified_at,
+                self.prepared.get(line) or computed[line],
+            )
+            for line, item in parsed
+        ]
+        try:
+            counted = bulk_ingest(self.entity, items, settings)
+            outcomes.update({action.value: count for action, count in counted.items()})
+        except Exception:
+            # One bad record must not sink the chunk: go record by record to find it.
+            self._per_record(parsed, settings, outcomes, errors)
 
     def _open(self, file: str):
         try:
@@ -199,3 +257,8 @@ class Command(BaseCommand):
         rate = done / max(time.monotonic() - started, 1e-9)
         bar = "#" * filled + "-" * (width - filled)
         self.stderr.write(f"[{bar}] {done}/{total} rows, {rate:.0f} rows/s")
+
+
+def _profile_of(index: int) -> tuple[dict, list[str]]:
+    data = shared()
+    return profile_and_keys(data["entity"], data["rows"][index])

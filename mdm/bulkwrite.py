@@ -1,0 +1,105 @@
+"""Plain `INSERT ... VALUES` with executemany for the batch import's many new rows.
+
+`bulk_create` spends most of its time building model instances and preparing every value
+through the field machinery, row by row. Here each column's conversion is chosen once per
+field, rows are tuples, and the driver's executemany does the rest (psycopg pipelines it).
+Field defaults, `auto_now` and `auto_now_add` are applied as the ORM would; ids can be
+reserved up front, so callers know every new row's primary key without RETURNING.
+"""
+
+from __future__ import annotations
+
+from django.db import connection, models
+from django.utils import timezone
+
+BATCH_ROWS = 5000
+
+
+def _converter(field: models.Field):
+    """A function turning a Python value into what the driver takes for this column."""
+    ops = connection.ops
+    if isinstance(field, models.JSONField):
+        encoder = field.encoder
+
+        def json_value(value):
+            return None if value is None else ops.adapt_json_value(value, encoder)
+
+        return json_value
+    if isinstance(field, models.DateTimeField):
+        return ops.adapt_datetimefield_value
+    if isinstance(field, models.UUIDField) or (
+        field.is_relation and isinstance(field.target_field, models.UUIDField)
+    ):
+        if connection.features.has_native_uuid_field:
+            return lambda value: value
+        return lambda value: None if value is None else value.hex
+    if isinstance(field, models.DecimalField):
+        return lambda value: ops.adapt_decimalfield_value(
+            value, field.max_digits, field.decimal_places
+        )
+    return lambda value: value
+
+
+def reserve_ids(model: type[models.Model], count: int) -> list[int]:
+    """`count` new primary keys for an integer-keyed model, unused by anyone else.
+
+    PostgreSQL draws them from the table's sequence; SQLite serialises writers (the caller is
+    inside a write transaction), so the next ids after the current maximum are free.
+    """
+    if count <= 0:
+        return []
+    table = model._meta.db_table
+    column = model._meta.pk.column
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+                [table, column, count],
+            )
+            return [row[0] for row in cursor.fetchall()]
+        quote = connection.ops.quote_name
+        cursor.execute(f"SELECT COALESCE(MAX({quote(column)}), 0) FROM {quote(table)}")  # noqa: S608
+        start = cursor.fetchone()[0] + 1
+    return list(range(start, start + count))
+
+
+def insert_rows(model: type[models.Model], rows: list[dict]) -> int:
+    """Insert rows given as {field name: value}; omitted fields get their default.
+
+    Every row must name the same fields, the primary key included unless the database is to
+    number the rows. Returns the number of rows inserted.
+    """
+    if not rows:
+        return 0
+    named = set(rows[0])
+    now = timezone.now()
+    fields, getters = [], []
+    for field in model._meta.concrete_fields:
+        convert = _converter(field)
+        if field.name in named or field.attname in named:
+            name = field.name if field.name in named else field.attname
+            getters.append(lambda row, name=name, convert=convert: convert(row[name]))
+        elif getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+            stamp = convert(now)
+            getters.append(lambda row, stamp=stamp: stamp)
+        elif field.primary_key:
+            continue  # the database numbers it
+        elif field.has_default() and callable(field.default):
+            default = field.get_default
+            getters.append(lambda row, default=default, convert=convert: convert(default()))
+        else:  # a constant default, "" for text, None for nullable fields
+            constant = convert(field.get_default())
+            getters.append(lambda row, constant=constant: constant)
+        fields.append(field)
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(field.column) for field in fields)
+    marks = ", ".join(["%s"] * len(fields))
+    # Table and column names come from the model; every value is a parameter.
+    sql = f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ({marks})"  # noqa: S608
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), BATCH_ROWS):
+            cursor.executemany(
+                sql,
+                [tuple(get(row) for get in getters) for row in rows[start : start + BATCH_ROWS]],
+            )
+    return len(rows)

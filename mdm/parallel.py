@@ -1,0 +1,61 @@
+"""Spread pure computation (profiles, comparisons) of a large import over the machine's cores.
+
+Worker processes are forked after the data they read has been put in `shared()`, so nothing big
+is pickled on the way in; only the (small) results travel back. Workers never touch the
+database. Where forking is impossible or not worth it (a django-q2 worker is a daemon process
+and may not have children; a small batch) the same function runs in this process.
+`MDM_WORKERS` caps the number of processes (default: the number of cores; 1 turns it off).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Callable, Sequence
+
+from django.conf import settings
+
+MINIMUM_ITEMS = 2000  # below this the fork costs more than it saves
+_shared: dict = {}
+
+
+def shared() -> dict:
+    """The data `fork_map`'s caller handed to its workers."""
+    return _shared
+
+
+def worker_count() -> int:
+    configured = max(int(getattr(settings, "MDM_WORKERS", 1) or 1), 1)
+    if configured < 2 or multiprocessing.current_process().daemon:
+        return 1
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return 1
+    return configured
+
+
+def _run_slice(task: tuple[Callable, Sequence]) -> list:
+    function, items = task
+    return [function(item) for item in items]
+
+
+def fork_map(
+    function: Callable, items: Sequence, *, data: dict, minimum: int | None = None
+) -> list:
+    """`[function(item) for item in items]`, in forked processes when there are enough items.
+
+    `function` must be a module-level function (it is sent by name); it reads `data` through
+    `shared()`. Results come back in the order of `items`.
+    """
+    _shared.clear()
+    _shared.update(data)
+    try:
+        count = worker_count()
+        if count < 2 or len(items) < (MINIMUM_ITEMS if minimum is None else minimum):
+            return [function(item) for item in items]
+        # A few slices per worker even out slices that happen to be slower.
+        size = max(len(items) // (count * 4), 1)
+        slices = [items[start : start + size] for start in range(0, len(items), size)]
+        with multiprocessing.get_context("fork").Pool(count) as pool:
+            parts = pool.map(_run_slice, [(function, part) for part in slices])
+        return [result for part in parts for result in part]
+    finally:
+        _shared.clear()
