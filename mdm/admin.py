@@ -167,7 +167,9 @@ class GoldenAdmin(admin.ModelAdmin):
         if "pinned" in form.changed_data:
             apply_survivorship(obj, actor=request.user, reason="steward changed pinned values")
 
-    @admin.action(description="Merge the selected records into the oldest one")
+    @admin.action(
+        description="Merge the selected records into the oldest one", permissions=["change"]
+    )
     def merge_into_first(self, request, queryset):
         records = list(queryset.filter(status=GoldenStatus.ACTIVE).order_by("created_at"))
         if len(records) < 2:
@@ -182,7 +184,7 @@ class GoldenAdmin(admin.ModelAdmin):
                 self.message_user(request, f"{other}: {exc}", messages.ERROR)
         self.message_user(request, f"Merged {len(records) - 1} record(s) into {survivor}.")
 
-    @admin.action(description="Recompute surviving values")
+    @admin.action(description="Recompute surviving values", permissions=["change"])
     def recompute(self, request, queryset):
         for golden in queryset.filter(status=GoldenStatus.ACTIVE):
             apply_survivorship(golden, actor=request.user, reason="recomputed in the admin")
@@ -220,44 +222,71 @@ class SourceRecordAdmin(admin.ModelAdmin):
         return False
 
 
+class ReviewStateFilter(admin.SimpleListFilter):
+    """The queue opens on the tasks still to decide; decided ones are a click away."""
+
+    title = "status"
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [*ReviewStatus.choices, ("all", "All")]
+
+    def queryset(self, request, queryset):
+        value = self.value() or ReviewStatus.OPEN
+        return queryset if value == "all" else queryset.filter(status=value)
+
+    def choices(self, changelist):
+        current = self.value() or ReviewStatus.OPEN
+        for value, label in self.lookup_choices:
+            yield {
+                "selected": current == value,
+                "query_string": changelist.get_query_string({self.parameter_name: value}),
+                "display": label,
+            }
+
+
 @admin.register(ReviewTask)
 class ReviewTaskAdmin(admin.ModelAdmin):
-    list_display = ("__str__", "entity", "probability", "status", "created_at", "compare",
-                    "decide")  # fmt: skip
-    list_filter = ("status", "entity")
+    list_display = ("__str__", "entity", "chance", "status", "created_at", "compare", "decide")
+    list_filter = (ReviewStateFilter, "entity")
     show_full_result_count = False
     actions = ("approve_merge", "not_the_same")
-    readonly_fields = ("entity", "status", "probability", "comparison", "evidence", "decided_by",
+    readonly_fields = ("entity", "status", "chance", "comparison", "evidence", "decided_by",
                        "decided_at", "decide")  # fmt: skip
-    fields = readonly_fields
 
     def has_add_permission(self, request):
         return False
 
+    def get_list_display(self, request):
+        if self.has_change_permission(request):
+            return self.list_display
+        return tuple(name for name in self.list_display if name != "decide")
+
+    def get_fields(self, request, obj=None):
+        if obj is not None and self.has_change_permission(request, obj):
+            return self.readonly_fields
+        return tuple(name for name in self.readonly_fields if name != "decide")
+
+    @admin.display(description="Probability", ordering="probability")
+    def chance(self, obj):
+        return f"{obj.probability:.4f}"
+
     @admin.display(description="Decide")
     def decide(self, obj):
+        """Buttons that post the page's own form (and its CSRF token) to the decide view.
+
+        `formaction` instead of a form of their own: the list and the change page are already
+        inside a form, and browsers drop a form nested in another.
+        """
         if obj.status != ReviewStatus.OPEN:
             return obj.get_status_display()
+        url = reverse("admin:mdm_reviewtask_decide", args=[obj.pk])
         return format_html(
-            '<form method="post" action="{}" style="display:inline">'
-            '<input type="hidden" name="csrfmiddlewaretoken" value="{}">'
-            '<button name="same" value="1">Merge</button> '
-            '<button name="same" value="0">Not the same</button></form>',
-            reverse("admin:mdm_reviewtask_decide", args=[obj.pk]),
-            getattr(self, "_csrf_token", ""),
+            '<button type="submit" formaction="{}" name="same" value="1">Merge</button> '
+            '<button type="submit" formaction="{}" name="same" value="0">Not the same</button>',
+            url,
+            url,
         )
-
-    def changelist_view(self, request, extra_context=None):
-        from django.middleware.csrf import get_token
-
-        self._csrf_token = get_token(request)
-        return super().changelist_view(request, extra_context)
-
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        from django.middleware.csrf import get_token
-
-        self._csrf_token = get_token(request)
-        return super().change_view(request, object_id, form_url, extra_context)
 
     @admin.display(description="Review")
     def compare(self, obj):
@@ -357,13 +386,15 @@ class ReviewTaskAdmin(admin.ModelAdmin):
             except MergeError as exc:
                 self.message_user(request, f"{task}: {exc}", messages.WARNING)
         verb = "merged" if same else "marked not the same"
-        self.message_user(request, f"{done} review task(s) {verb}.")
+        self.message_user(
+            request, f"{done} review task(s) {verb}.", messages.SUCCESS if done else messages.INFO
+        )
 
-    @admin.action(description="Approve merge")
+    @admin.action(description="Approve merge", permissions=["change"])
     def approve_merge(self, request, queryset):
         self._decide(request, queryset.filter(status=ReviewStatus.OPEN), same=True)
 
-    @admin.action(description="Not the same")
+    @admin.action(description="Not the same", permissions=["change"])
     def not_the_same(self, request, queryset):
         self._decide(request, queryset.filter(status=ReviewStatus.OPEN), same=False)
 
@@ -384,7 +415,7 @@ class MergeAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
-    @admin.action(description="Unmerge (restore both records exactly)")
+    @admin.action(description="Unmerge (restore both records exactly)", permissions=["change"])
     def undo(self, request, queryset):
         for merge_row in queryset.filter(undone_at=None).order_by("-created_at"):
             try:
