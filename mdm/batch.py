@@ -9,6 +9,7 @@ real-time path, one by one, so their merge and suppression rules stay in one pla
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from mdm.ingest import IngestAction, ingest_record
 from mdm.matching import blocking
 from mdm.matching.matcher import comparisons_for, profile_and_keys, weights_for
 from mdm.matching.profile import is_retrieval_key
-from mdm.matching.scoring import Scorer, customer_levels, product_levels
+from mdm.matching.scoring import Scorer, customer_levels_above, product_levels
 from mdm.merge import merge
 from mdm.models import (
     BlockingKey,
@@ -38,7 +39,7 @@ from mdm.models import (
 )
 from mdm.parallel import fork_map, shared
 from mdm.records import aware_utc, fingerprint
-from mdm.survivorship import apply_survivorship, provenance_map, survive
+from mdm.survivorship import apply_survivorship_many, provenance_map, survive
 
 
 @dataclass
@@ -118,14 +119,19 @@ def _score_candidates(index: int) -> list[tuple]:
     data = shared()
     entity, profiles, stored = data["entity"], data["profiles"], data["stored"]
     profile = profiles[index]
-    levels_of = customer_levels if entity == Entity.CUSTOMER else product_levels
     names = [comparison.name for comparison in comparisons_for(entity)]
     frequency = _frequency(data["counts_of"][index], data["population"])
     results = []
+    scorer, floor = data["scorer"], data["floor"]
     for other_id in data["candidates"][index]:
         other = stored[other_id][0] if other_id > 0 else profiles[-other_id - 1]
-        levels = levels_of(profile, other)
-        probability = data["scorer"].probability(levels, profile, frequency)
+        if entity == Entity.CUSTOMER:
+            levels = customer_levels_above(profile, other, scorer, floor, frequency)
+            if levels is None:
+                continue  # below the review threshold whatever the address: nothing to do
+        else:
+            levels = product_levels(profile, other)
+        probability = scorer.probability(levels, profile, frequency)
         identical = (
             entity == Entity.PRODUCT
             and bool(profile.get("sku"))
@@ -238,6 +244,10 @@ def _ingest_fresh(entity: str, fresh: list, settings: MatchSettings) -> Counter:
             "counts_of": counts_of,
             "population": population,
             "scorer": scorer,
+            # Pairs that cannot reach the review threshold need no full comparison.
+            "floor": math.log2(settings.review_threshold / (1 - settings.review_threshold))
+            if 0 < settings.review_threshold < 1
+            else -math.inf,
         },
     )
 
@@ -354,10 +364,7 @@ def _ingest_fresh(entity: str, fresh: list, settings: MatchSettings) -> Counter:
     )
     _write_new_goldens(model, entity, live_new, records, golden_field)
     _write_reviews(entity, reviews, find)
-    for golden_id in existing_touched - live_new:
-        golden = model.objects.filter(pk=golden_id).first()
-        if golden is not None and not golden.is_tombstone:
-            apply_survivorship(golden, reason="batch import")
+    apply_survivorship_many(model, existing_touched - live_new, reason="batch import")
     for survivor, merged, probability in deferred:
         survivor_row, merged_row = (
             model.objects.get(pk=survivor).survivor(),
@@ -377,7 +384,7 @@ def _insert_keys(rows) -> None:
     # Identifiers come from the model; values are passed as parameters.
     columns = ", ".join(quote(name) for name in ("entity", "key", "source_record_id"))
     sql = f"INSERT INTO {table} ({columns}) VALUES (%s, %s, %s)"  # noqa: S608
-    rows = list(rows)
+    rows = sorted(rows, key=lambda row: row[1])  # in key order: the index grows at few places
     with connection.cursor() as cursor:
         for start in range(0, len(rows), 10_000):
             cursor.executemany(sql, rows[start : start + 10_000])

@@ -103,3 +103,34 @@ def insert_rows(model: type[models.Model], rows: list[dict]) -> int:
                 [tuple(get(row) for get in getters) for row in rows[start : start + BATCH_ROWS]],
             )
     return len(rows)
+
+
+def update_rows(model: type[models.Model], objects: list, fields: list[str]) -> int:
+    """`UPDATE ... SET <fields> WHERE pk = ...` for many model instances with executemany.
+
+    What `bulk_update` does, without the CASE expression per field and row that makes it slow
+    for thousands of rows. `auto_now` fields among `fields` are stamped with the current time.
+    """
+    if not objects:
+        return 0
+    now = timezone.now()
+    meta = model._meta
+    chosen = [meta.get_field(name) for name in fields]
+    converters = [_converter(field) for field in chosen]
+    quote = connection.ops.quote_name
+    assignments = ", ".join(f"{quote(field.column)} = %s" for field in chosen)
+    # Table and column names come from the model; every value is a parameter.
+    sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(meta.pk.column)} = %s"  # noqa: S608
+    pk_convert = _converter(meta.pk)
+    rows = []
+    for obj in objects:
+        values = []
+        for field, convert in zip(chosen, converters, strict=True):
+            if getattr(field, "auto_now", False):
+                setattr(obj, field.attname, now)
+            values.append(convert(getattr(obj, field.attname)))
+        rows.append((*values, pk_convert(obj.pk)))
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), BATCH_ROWS):
+            cursor.executemany(sql, rows[start : start + BATCH_ROWS])
+    return len(rows)

@@ -94,11 +94,13 @@ def blocked_pairs(
             by_pass[key.split(":", 1)[0]].update(combinations(members, 2))
     distinct = set().union(*by_pass.values()) if by_pass else set()
     sampled = {}
+    # Sets of int pairs iterate in a fixed order (ints hash to themselves): no sort needed
+    # for a reproducible sample, which would cost more than everything else at 100,000 rows.
     for name, pairs in by_pass.items():
-        ordered = sorted(pairs)
+        ordered = list(pairs)
         limit = max_pairs // max(len(by_pass), 1)
         sampled[name] = rng.sample(ordered, limit) if len(ordered) > limit else ordered
-    ordered = sorted(distinct)
+    ordered = list(distinct)
     distinct_sample = rng.sample(ordered, max_pairs) if len(ordered) > max_pairs else ordered
     return sampled, distinct_sample, len(distinct)
 

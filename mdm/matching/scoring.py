@@ -280,7 +280,7 @@ def _may_be_swapped(left: dict, right: dict) -> bool:
     )
 
 
-def customer_levels(left: dict, right: dict) -> dict[str, int | None]:
+def customer_levels(left: dict, right: dict, *, with_address: bool = True) -> dict[str, int | None]:
     """The agreement level of every customer comparison (None: missing on either side)."""
     first, last = _first_name_level(left, right), _last_name_level(left, right)
     if first is not None and last is not None and first + last > 2 and _may_be_swapped(left, right):
@@ -299,10 +299,23 @@ def customer_levels(left: dict, right: dict) -> dict[str, int | None]:
         "company": _company_level(left, right),
         "first_name": first,
         "last_name": last,
-        "address": _address_level(left, right),
+        "address": _address_level(left, right) if with_address else None,
         "email": _email_level(left, right),
         "phone": _phone_level(left, right),
     }
+
+
+def customer_levels_above(
+    left: dict, right: dict, scorer: Scorer, floor: float, frequency=None
+) -> dict[str, int | None] | None:
+    """`customer_levels`, or None when the pair cannot reach log-odds `floor` whatever its
+    address says. The address is the dearest comparison; most pairs a batch meets are
+    neighbours with other names, which the names alone already rule out."""
+    levels = customer_levels(left, right, with_address=False)
+    if scorer.log_odds(levels, left, frequency) + scorer.best["address"] < floor:
+        return None
+    levels["address"] = _address_level(left, right)
+    return levels
 
 
 def product_levels(left: dict, right: dict) -> dict[str, int | None]:
@@ -398,6 +411,8 @@ class Scorer:
             self.fields.append(
                 (comparison.name, table, params["m"][0], params["u"][0], comparison.term_frequency)
             )
+        # The most a field can add (0: missing is neutral, so never below that).
+        self.best = {name: max(max(table), 0.0) for name, table, *_ in self.fields}
 
     def log_odds(
         self, levels: dict, left: dict | None = None, frequency: FrequencyLookup | None = None

@@ -84,3 +84,18 @@ def test_fork_map_stays_in_process_for_a_daemon_worker_or_one_worker(settings, m
 
     monkeypatch.setattr(multiprocessing, "current_process", lambda: Daemon())
     assert parallel.worker_count() == 1  # django-q2 workers are daemons: no children allowed
+
+
+def test_updated_rows_change_only_the_named_fields_and_stamp_updated_at():
+    from mdm.bulkwrite import update_rows
+
+    first, second = (Customer.objects.create(last_name=name, email="x@y.org") for name in "AB")
+    before = first.updated_at
+    first.last_name, second.last_name, first.email = "Adams", "Brown", "changed@y.org"
+    assert update_rows(Customer, [first, second], ["last_name", "updated_at"]) == 2
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.last_name, second.last_name) == ("Adams", "Brown")
+    assert first.email == "x@y.org"  # not named: untouched
+    assert first.updated_at > before
+    assert update_rows(Customer, [], ["last_name"]) == 0

@@ -185,3 +185,34 @@ def test_the_fast_scorer_gives_the_same_probability_as_score():
         expected, explanation = score(levels, WEIGHTS, CUSTOMER_COMPARISONS, left, frequency)
         assert abs(scorer.probability(levels, left, frequency) - expected) < 1e-12
         assert scorer.explain(levels, left, frequency) == (expected, explanation)
+
+
+def test_pairs_skipped_before_the_address_could_never_reach_the_threshold():
+    import math
+
+    from mdm.matching.scoring import Scorer, customer_levels_above
+
+    rng = random.Random(11)
+    scorer = Scorer(WEIGHTS, CUSTOMER_COMPARISONS)
+    floor = math.log2(0.01 / 0.99)
+    skipped = 0
+    for _ in range(400):
+        left, right = (
+            _profile(
+                first_name=rng.choice(["Ann", "Anna", "Bob", ""]),
+                last_name=rng.choice(["Lee", "Leigh", "Patel"]),
+                company_name=rng.choice(["", "Acme Ltd", "Acme Limited"]),
+                billing_line1=rng.choice(["1 High St", "1 High Street", "7 Mill Lane"]),
+                billing_postcode=rng.choice(["SW1A 1AA", ""]),
+                billing_country="GB",
+            )
+            for _ in range(2)
+        )
+        full = customer_levels(left, right)
+        above = customer_levels_above(left, right, scorer, floor)
+        if above is None:
+            skipped += 1
+            assert scorer.log_odds(full, left) < floor
+        else:
+            assert above == full
+    assert skipped  # the shortcut is taken at all

@@ -108,3 +108,41 @@ def test_longest_description_survives_for_products():
     ingest_product(product(description="Blue", source_modified_at=at(5)))
     ingest_product(product(system="accounts", external_id="2", description="A blue widget, 10 cm"))
     assert Product.objects.get().description == "A blue widget, 10 cm"
+
+
+def test_many_at_once_decides_writes_and_records_exactly_like_one_by_one():
+    from mdm.models import HistoryEntry
+    from mdm.survivorship import apply_survivorship_many
+
+    goldens = []
+    for index, last in enumerate(("Okafor", "Lindqvist")):
+        record = ingest_customer(
+            person(external_id=f"{index}", last=last, email=f"{last}@example.com",
+                   source_modified_at=at(1))
+        )  # fmt: skip
+        goldens.append(Customer.objects.get(pk=record.golden_id))
+    # Both gain a newer phone and email behind survivorship's back (as a bulk load does).
+    for golden in goldens:
+        source = golden.sourcerecord_set.get()
+        source.attributes = {**source.attributes, "email": "new@example.org",
+                             "phone": "020 7946 0000", "billing_country": "GB"}  # fmt: skip
+        source.source_modified_at = at(9)
+        source.save()
+    one, many = goldens
+    apply_survivorship(one, reason="batch import")
+    assert apply_survivorship_many(Customer, [many.pk], reason="batch import") == 1
+
+    def outcome(golden):
+        golden = Customer.objects.get(pk=golden.pk)
+        entry = HistoryEntry.objects.filter(golden_id=golden.pk, reason="batch import").get()
+        provenance = {
+            name: {**value, "source_record_id": value["source_record_id"] is not None}
+            for name, value in provenance_of(golden).items()
+            if name != "last_name"  # the one value that differs by design
+        }
+        after = {name: change[1] for name, change in entry.changes.items()}  # befores differ
+        return golden.email, golden.phone, golden.emails, after, entry.reason, provenance
+
+    assert outcome(one) == outcome(many)
+    assert outcome(many)[:2] == ("new@example.org", "+442079460000")
+    assert apply_survivorship_many(Customer, [many.pk]) == 0  # nothing left to change

@@ -104,10 +104,10 @@ class Command(BaseCommand):
             action="store_true",
             help="ingest row by row through the real-time path instead of in bulk chunks",
         )
-        parser.add_argument("--chunk", type=int, default=20_000, help="rows per bulk transaction")
+        parser.add_argument("--chunk", type=int, default=50_000, help="rows per bulk transaction")
 
     def handle(self, *args, entity: str, file: str, no_estimate: bool = False, **options):
-        self.per_record, self.chunk = options.get("per_record", False), options.get("chunk", 20_000)
+        self.per_record, self.chunk = options.get("per_record", False), options.get("chunk", 50_000)
         self.entity = entity
         self.parse = customer_from_row if entity == Entity.CUSTOMER else product_from_row
         self.flatten = customer_attributes if entity == Entity.CUSTOMER else product_attributes
