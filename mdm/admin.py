@@ -6,13 +6,18 @@ Golden records are read-only here except for pins: values come from survivorship
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.contrib import admin, messages
 from django.contrib.admin.models import CHANGE, LogEntry
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
+from django.utils.text import capfirst
 
 from mdm.merge import MergeError, decide_review, merge, unmerge
 from mdm.models import (
@@ -27,6 +32,7 @@ from mdm.models import (
     ReviewTask,
     SourceRecord,
     SurvivorshipRule,
+    SurvivorshipRuleKind,
     golden_model,
 )
 from mdm.review import comparison_context
@@ -43,12 +49,35 @@ def _log(request, obj, message: str) -> None:
     )
 
 
+def _cell(value) -> str:
+    """A value as a steward reads it: no "None", local dates, lists joined."""
+    if value is None or value == "" or value == []:
+        return "-"
+    if isinstance(value, datetime):
+        local = timezone.localtime(value) if timezone.is_aware(value) else value
+        return date_format(local, "DATETIME_FORMAT")
+    if isinstance(value, list | tuple):
+        return "; ".join(str(item) for item in value)
+    return value
+
+
+RULE_LABELS = {**dict(SurvivorshipRuleKind.choices), "pinned": "Pinned by a steward"}
+
+
+def _label(obj, name: str) -> str:
+    """An attribute's name as the form shows it ("billing_line1" -> "Billing line1")."""
+    try:
+        return capfirst(obj._meta.get_field(name).verbose_name)
+    except FieldDoesNotExist:
+        return name
+
+
 def _table(headers, rows) -> str:
     head = format_html_join("", "<th>{}</th>", ((header,) for header in headers))
     body = format_html_join(
         "",
         "<tr>{}</tr>",
-        ((format_html_join("", "<td>{}</td>", ((cell,) for cell in row)),) for row in rows),
+        ((format_html_join("", "<td>{}</td>", ((_cell(cell),) for cell in row)),) for row in rows),
     )
     return format_html("<table><thead><tr>{}</tr></thead><tbody>{}</tbody></table>", head, body)
 
@@ -134,7 +163,12 @@ class GoldenAdmin(admin.ModelAdmin):
         return _table(
             ("attribute", "value", "rule", "from"),
             (
-                (name, item["value"], item["rule"], sources.get(item["source_record_id"], "-"))
+                (
+                    _label(obj, name),
+                    item["value"],
+                    RULE_LABELS.get(item["rule"], item["rule"]),
+                    sources.get(item["source_record_id"], "-"),
+                )
                 for name, item in sorted(attributes.items())
             ),
         )

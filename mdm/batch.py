@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import uuid
+from bisect import bisect_left
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
@@ -49,6 +50,22 @@ class BatchItem:
     attributes: dict
     modified: object = None
     prepared: tuple[dict, list[str]] | None = None  # (profile, keys) if already computed
+
+
+@dataclass(slots=True)
+class _NewRecord:
+    """A source record written by this batch, as survivorship reads it (a model instance
+    costs more to build than everything survivorship then does with it)."""
+
+    id: int
+    system: str
+    external_id: str
+    attributes: dict
+    profile: dict
+    fingerprint: str
+    source_modified_at: object
+    updated_at: object
+    golden_id: object
 
 
 def bulk_ingest(entity: str, items: list[BatchItem], settings: MatchSettings | None = None):
@@ -142,6 +159,24 @@ def _score_candidates(index: int) -> list[tuple]:
     return results
 
 
+def _candidates_of(index: int) -> list[int]:
+    """Record `index`'s candidates: stored records (positive ids) and the batch's earlier
+    records (negative ids) sharing its retrieval keys, most shared keys first."""
+    data = shared()
+    postings, earlier_index, earlier_ids = (
+        data["postings"],
+        data["earlier_index"],
+        data["earlier_ids"],
+    )
+    counter: Counter = Counter()
+    for key in data["retrieval"][index]:
+        counter.update(postings.get(key, ()))
+        before = bisect_left(earlier_index.get(key, ()), index)
+        if before:
+            counter.update(earlier_ids[key][:before])
+    return [other_id for other_id, _ in counter.most_common(blocking.MAX_CANDIDATE_RECORDS)]
+
+
 def _stored_counts(entity: str, keys: set[str]) -> dict[str, int]:
     """How many stored records hold each of the batch's keys (none while the table is empty)."""
     if not BlockingKey.objects.filter(entity=entity).exists():
@@ -152,32 +187,32 @@ def _stored_counts(entity: str, keys: set[str]) -> dict[str, int]:
     return counts
 
 
-def _existing_postings(entity: str, prepared: list, counts_of: list, golden_field: str):
-    """Stored postings of the keys the batch will search (key -> [record ids]), and the stored
-    records they lead to (id -> (profile, golden id))."""
-    wanted = {
-        key
-        for (_, _, _, keys), counts in zip(prepared, counts_of, strict=True)
-        for key in blocking.retrieval_keys(keys, counts)
-        if counts[key] > 0
-    }
+def _existing_postings(entity: str, retrieval: list) -> dict[str, list[int]]:
+    """Stored postings of the keys the batch will search: key -> [record ids]."""
+    wanted = {key for keys in retrieval for key in keys}
     postings = defaultdict(list)
     if not wanted or not BlockingKey.objects.filter(entity=entity).exists():
-        return postings, {}
+        return postings
     for chunk in _chunks(sorted(wanted)):
         rows = BlockingKey.objects.filter(entity=entity, key__in=chunk).values_list(
             "key", "source_record_id"
         )
         for key, record_id in rows:
             postings[key].append(record_id)
-    stored_ids = {record_id for ids in postings.values() for record_id in ids}
+    return postings
+
+
+def _stored_records(candidates: list[list[int]], golden_field: str) -> dict[int, tuple]:
+    """The stored records among the candidates: id -> (profile, golden id). Only those chosen
+    are read (a posting list reaches many more), as profiles are the dearest thing to load."""
+    wanted = sorted({other_id for chosen in candidates for other_id in chosen if other_id > 0})
     stored = {}
-    for chunk in _chunks(sorted(stored_ids)):
-        for row in SourceRecord.objects.filter(id__in=chunk).values(
+    for chunk in _chunks(wanted):
+        for row in SourceRecord.objects.filter(id__in=chunk).values_list(
             "id", "profile", f"{golden_field}_id"
         ):
-            stored[row["id"]] = (row["profile"], row[f"{golden_field}_id"])
-    return postings, stored
+            stored[row[0]] = (row[1], row[2])
+    return stored
 
 
 def _ingest_fresh(entity: str, fresh: list, settings: MatchSettings) -> Counter:
@@ -209,28 +244,37 @@ def _ingest_fresh(entity: str, fresh: list, settings: MatchSettings) -> Counter:
         {key: stored_counts.get(key, 0) + batch_counts[key] for key in keys}
         for _, _, _, keys in prepared
     ]
-    postings, stored = _existing_postings(entity, prepared, counts_of, golden_field)
+    # The keys each record looks candidates up by (all of them have a count above zero).
+    retrieval = [
+        blocking.retrieval_keys(keys, counts)
+        for keys, counts in zip((keys for _, _, _, keys in prepared), counts_of, strict=True)
+    ]
+    postings = _existing_postings(entity, retrieval)
 
     # 1. Candidates: each record meets the stored records and the batch's earlier records
     # (negative ids) through its keys, exactly as record-by-record ingest would.
-    memory_postings: dict[str, list[int]] = defaultdict(list)
-    candidates = []
+    earlier_index: dict[str, list[int]] = defaultdict(list)  # key -> batch positions, ascending
     for index, (_item, _digest, _profile, keys) in enumerate(prepared):
-        shared: Counter = Counter()
-        for key in blocking.retrieval_keys(keys, counts_of[index]):
-            shared.update(postings.get(key, ()))
-            shared.update(memory_postings.get(key, ()))
-        candidates.append(
-            [
-                other_id
-                for other_id, _ in shared.most_common(blocking.MAX_CANDIDATE_RECORDS)
-                if other_id < 0 or stored[other_id][1] is not None
-            ]
-        )
         for key in keys:
             if is_retrieval_key(key):
-                memory_postings[key].append(-(index + 1))
-    del memory_postings, postings
+                earlier_index[key].append(index)
+    earlier_ids = {key: [-(index + 1) for index in found] for key, found in earlier_index.items()}
+    candidates = fork_map(
+        _candidates_of,
+        range(len(prepared)),
+        data={
+            "retrieval": retrieval,
+            "postings": postings,
+            "earlier_index": earlier_index,
+            "earlier_ids": earlier_ids,
+        },
+    )
+    del earlier_index, earlier_ids, postings, retrieval
+    stored = _stored_records(candidates, golden_field)
+    candidates = [  # a stored record without a golden record (being re-matched) is no match
+        [other_id for other_id in chosen if other_id < 0 or stored[other_id][1] is not None]
+        for chosen in candidates
+    ]
 
     # 2. Comparisons, spread over the cores for a large batch (they need no database).
     scored = fork_map(
@@ -321,24 +365,20 @@ def _ingest_fresh(entity: str, fresh: list, settings: MatchSettings) -> Counter:
     # The golden rows follow in this transaction; foreign keys are checked at commit.
     ids = reserve_ids(SourceRecord, len(prepared))
     stamp = timezone.now()
-    records = []
-    for index, (item, digest, profile, _keys) in enumerate(prepared):
-        records.append(
-            SourceRecord(
-                id=ids[index],
-                entity=entity,
-                system=item.system,
-                external_id=str(item.external_id),
-                attributes=item.attributes,
-                raw={},
-                profile=profile,
-                fingerprint=digest,
-                source_modified_at=aware_utc(item.modified),
-                created_at=stamp,
-                updated_at=stamp,
-                **{f"{golden_field}_id": cluster_of[-(index + 1)]},
-            )
+    records = [
+        _NewRecord(
+            ids[index],
+            item.system,
+            str(item.external_id),
+            item.attributes,
+            profile,
+            digest,
+            aware_utc(item.modified),
+            stamp,
+            cluster_of[-(index + 1)],
         )
+        for index, (item, digest, profile, _keys) in enumerate(prepared)
+    ]
     insert_rows(
         SourceRecord,
         [
@@ -352,17 +392,17 @@ def _ingest_fresh(entity: str, fresh: list, settings: MatchSettings) -> Counter:
                 "profile": record.profile,
                 "fingerprint": record.fingerprint,
                 "source_modified_at": record.source_modified_at,
-                f"{golden_field}_id": getattr(record, f"{golden_field}_id"),
+                f"{golden_field}_id": record.golden_id,
             }
             for record in records
         ],
     )
     _insert_keys(
-        (entity, key, record.pk)
+        (entity, key, record.id)
         for record, (_, _, _, keys) in zip(records, prepared, strict=True)
         for key in keys
     )
-    _write_new_goldens(model, entity, live_new, records, golden_field)
+    _write_new_goldens(model, entity, live_new, records)
     _write_reviews(entity, reviews, find)
     apply_survivorship_many(model, existing_touched - live_new, reason="batch import")
     for survivor, merged, probability in deferred:
@@ -390,21 +430,31 @@ def _insert_keys(rows) -> None:
             cursor.executemany(sql, rows[start : start + 10_000])
 
 
-def _write_new_goldens(model, entity, live_new, records, golden_field) -> None:
+def _survive_group(index: int) -> tuple[dict, dict]:
+    """The surviving values (None left out) and provenance of one new golden record."""
+    data = shared()
+    survivors = survive(data["entity"], data["groups"][index])
+    values = {name: item.value for name, item in survivors.items() if item.value is not None}
+    return values, provenance_map(survivors)
+
+
+def _write_new_goldens(model, entity, live_new, records: list[_NewRecord]) -> None:
     members = defaultdict(list)
     for record in records:
-        members[getattr(record, f"{golden_field}_id")].append(record)
+        members[record.golden_id].append(record)
     goldens, provenance, history = [], [], []
-    for golden_id in live_new:
-        golden = {"id": golden_id}
-        survivors = survive(entity, members[golden_id])
-        for name, survivor in survivors.items():
-            if survivor.value is not None:
-                golden[name] = survivor.value
-        provenance.append(
-            {"entity": entity, "golden_id": golden_id, "attributes": provenance_map(survivors)}
-        )
-        goldens.append(golden)
+    ordered = list(live_new)
+    survived = fork_map(
+        _survive_group,
+        range(len(ordered)),
+        data={
+            "entity": entity,
+            "groups": [members[golden_id] for golden_id in ordered],
+        },
+    )
+    for golden_id, (values, sources) in zip(ordered, survived, strict=True):
+        goldens.append({"id": golden_id, **values})
+        provenance.append({"entity": entity, "golden_id": golden_id, "attributes": sources})
         history.append(
             {
                 "entity": entity,

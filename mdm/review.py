@@ -6,6 +6,8 @@ Plain functions that build template context from a review task; the admin view r
 
 from __future__ import annotations
 
+from django.utils.text import capfirst
+
 from mdm.models import ReviewStatus, ReviewTask, golden_model
 
 
@@ -53,13 +55,18 @@ def comparison_context(task: ReviewTask) -> dict:
                 rows.append(
                     {
                         "name": name,
+                        "label": capfirst(model._meta.get_field(name).verbose_name),
                         "left": shown[0],
                         "right": shown[1],
                         "same": shown[0] == shown[1],
                     }
                 )
     explanation = [
-        {**item, "direction": _direction(item.get("weight"))}
+        {
+            **item,
+            "label": str(item.get("field", "")).replace("_", " ").capitalize(),
+            "direction": _direction(item.get("weight")),
+        }
         for item in (task.explanation or {}).get("fields", [])
     ]
     next_task = (

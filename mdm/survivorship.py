@@ -13,6 +13,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 
 from django.utils import timezone
 
@@ -81,11 +82,10 @@ def clean_value(attribute: str, value, attributes: dict):
     if value in (None, "", [], {}):
         return None
     if attribute in ("email", "emails"):
-        return normalise.email(value) or None
-    if attribute in ("phone", "phones"):
-        return normalise.phone(value, _country(attributes)) or None
-    if attribute.endswith("_postcode"):
-        return normalise.postcode(value, _country(attributes)) or None
+        return _clean_text("email", value, "") if isinstance(value, str) else None
+    if attribute in ("phone", "phones") or attribute.endswith("_postcode"):
+        kind = "postcode" if attribute.endswith("_postcode") else "phone"
+        return _clean_text(kind, str(value), _country(attributes))
     if attribute.endswith("_country"):
         return normalise.country(value) or None
     if attribute in ("unit_price", "stock"):
@@ -94,6 +94,15 @@ def clean_value(attribute: str, value, attributes: dict):
         except InvalidOperation:
             return None
     return value
+
+
+@lru_cache(maxsize=65536)  # survivorship meets the same values again on every recompute
+def _clean_text(kind: str, value: str, country: str) -> str | None:
+    if kind == "email":
+        return normalise.email(value) or None
+    if kind == "phone":
+        return normalise.phone(value, country) or None
+    return normalise.postcode(value, country) or None
 
 
 def _modified(record: SourceRecord) -> datetime:

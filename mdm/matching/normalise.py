@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 _PUNCTUATION = re.compile(r"[^\w\s]", re.UNICODE)
 _SPACES = re.compile(r"\s+")
@@ -347,22 +348,29 @@ def is_valid_phone(text: str | None, country: str = "") -> bool:
     return bool(phone(text, country))
 
 
+_COUNTRY_ALIASES = {
+    "uk": "GB",
+    "unitedkingdom": "GB",
+    "greatbritain": "GB",
+    "england": "GB",
+    "scotland": "GB",
+    "wales": "GB",
+    "usa": "US",
+    "unitedstates": "US",
+    "unitedstatesofamerica": "US",
+    "ireland": "IE",
+    "eire": "IE",
+}
+
+
 def country(text: str | None) -> str:
     """An ISO 3166-1 alpha-2 code from a code or a few common spellings."""
+    return _country_code(text if text is None or isinstance(text, str) else str(text))
+
+
+@lru_cache(maxsize=4096)  # a file holds a handful of spellings, met on every row
+def _country_code(text: str | None) -> str:
     value = basic(text).replace(" ", "")
-    aliases = {
-        "uk": "GB",
-        "unitedkingdom": "GB",
-        "greatbritain": "GB",
-        "england": "GB",
-        "scotland": "GB",
-        "wales": "GB",
-        "usa": "US",
-        "unitedstates": "US",
-        "unitedstatesofamerica": "US",
-        "ireland": "IE",
-        "eire": "IE",
-    }
-    if value in aliases:
-        return aliases[value]
+    if value in _COUNTRY_ALIASES:
+        return _COUNTRY_ALIASES[value]
     return value.upper() if len(value) == 2 else ""

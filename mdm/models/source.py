@@ -64,7 +64,11 @@ class BlockingKey(models.Model):
     )
 
     class Meta:
-        indexes = [models.Index(fields=["entity", "key"], name="mdm_blocking_lookup")]
+        # The record id is in the index, so finding candidates (and counting a key's records)
+        # reads the index alone, never the table: this is what keeps a match fast at 1,000,000.
+        indexes = [
+            models.Index(fields=["entity", "key", "source_record"], name="mdm_blocking_postings")
+        ]
 
     def __str__(self) -> str:
         return self.key

@@ -95,7 +95,7 @@ def test_steward_finds_a_customer_by_last_name_and_sees_its_sources(log_in, stew
     expect(cross_references.nth(0).get_by_role("cell")).to_contain_text(["crm", "C-1042"])
     expect(cross_references.nth(1).get_by_role("cell")).to_contain_text(["shop", "S-77"])
     provenance = page.locator(".field-provenance").get_by_role("row")
-    last_name = provenance.filter(has=page.get_by_role("cell", name="last_name", exact=True))
+    last_name = provenance.filter(has=page.get_by_role("cell", name="Last name", exact=True))
     expect(last_name).to_contain_text("Jones")
     expect(last_name).to_contain_text(re.compile(r"(crm:customer:C-1042|shop:customer:S-77)"))
 
@@ -104,7 +104,7 @@ def test_steward_merges_a_pair_from_the_review_screen(log_in, steward, review_ta
     page = log_in(steward)
     open_review_screen(page)
 
-    first_names = page.locator("table.mdm-side-by-side tr").filter(has_text="first_name")
+    first_names = page.locator("table.mdm-side-by-side tr").filter(has_text="First name")
     expect(first_names).to_contain_text("Mary")
     expect(first_names).to_contain_text("William")
     expect(first_names).to_contain_text("≠")
@@ -112,8 +112,8 @@ def test_steward_merges_a_pair_from_the_review_screen(log_in, steward, review_ta
     expect(sources).to_contain_text("crm / 1")
     expect(sources).to_contain_text("shop / 7")
     explanation = page.locator("table.mdm-explanation tbody tr")
-    expect(explanation.filter(has_text="first_name")).to_contain_text("against")
-    expect(explanation.filter(has_text="last_name")).to_contain_text("for")
+    expect(explanation.filter(has_text="First name")).to_contain_text("against")
+    expect(explanation.filter(has_text="Last name")).to_contain_text("for")
 
     page.get_by_role("button", name="Merge", exact=True).click()
 

@@ -62,3 +62,10 @@ def test_unreachable_database_gives_503():
     assert outcome["status"] == 503
     assert outcome["body"]["database"]["ok"] is False
     assert outcome["body"]["status"] == "unavailable"
+
+
+def test_the_browser_icon_is_served_instead_of_a_404(client):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "image/svg+xml"
+    assert response.content.startswith(b"<svg")

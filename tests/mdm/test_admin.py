@@ -26,8 +26,9 @@ def test_golden_page_shows_cross_references_provenance_and_history(client, stewa
     assert page.status_code == 200
     content = page.content.decode()
     assert "Cross-references" in content and "crm" in content
-    assert "most_recent" in content  # provenance rule
+    assert "Most recent" in content  # provenance rule, as the rule settings name it
     assert "Created" in content  # history
+    assert "<td>None</td>" not in content  # an unknown value reads "-", not Python's None
 
 
 def test_golden_list_searches_by_name(client, steward):

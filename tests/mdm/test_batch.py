@@ -47,6 +47,17 @@ def test_bulk_import_builds_the_same_golden_records_as_record_by_record(generate
     assert _clusters() == one_by_one
 
 
+def test_bulk_import_takes_the_bulk_path(generated, settings):
+    # A failing bulk chunk falls back to record-by-record ingest, which hides the failure from
+    # the results; the command says so on stderr.
+    settings.MDM_WORKERS = 1
+    err = StringIO()
+    call_command("import_records", "--entity", "customer", str(generated),
+                 stdout=StringIO(), stderr=err)  # fmt: skip
+    assert "one by one" not in err.getvalue()
+    assert SourceRecord.objects.count() > 200
+
+
 def test_bulk_import_twice_changes_nothing(generated):
     _load(generated)
     before = (_clusters(), Customer.objects.filter(status="active").count())

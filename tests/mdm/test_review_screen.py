@@ -27,7 +27,8 @@ def test_review_screen_shows_both_records_their_sources_and_the_explanation(
     content = page.content.decode()
     assert "William" in content and "Mary" in content  # side by side
     assert "crm / 1" in content and "shop / 7" in content  # source records
-    assert "first_name" in content and "last_name" in content  # explanation
+    assert "<td>First name</td>" in content and "<td>Last name</td>" in content  # explanation
+    assert "<th>First name</th>" in content  # side by side, labelled like the golden page
     assert 'name="csrfmiddlewaretoken"' in content
     assert ">Merge</button>" in content and ">Not the same</button>" in content
 

@@ -241,8 +241,12 @@ class Command(BaseCommand):
         try:
             counted = bulk_ingest(self.entity, items, settings)
             outcomes.update({action.value: count for action, count in counted.items()})
-        except Exception:
+        except Exception as exc:
             # One bad record must not sink the chunk: go record by record to find it.
+            self.stderr.write(
+                f"The bulk load of rows {parsed[0][0]}-{parsed[-1][0]} failed "
+                f"({type(exc).__name__}: {exc}); loading them one by one instead (slower)."
+            )
             self._per_record(parsed, settings, outcomes, errors)
 
     def _open(self, file: str):
