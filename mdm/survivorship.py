@@ -67,6 +67,17 @@ class Survivor:
     rule: str
 
 
+@dataclass(slots=True)
+class RecordValues:
+    """What survivorship reads of a source record, without building a model instance."""
+
+    id: int
+    system: str
+    attributes: dict
+    source_modified_at: datetime | None
+    updated_at: datetime | None
+
+
 def rules_for(entity: str) -> dict[str, tuple[tuple[str, ...], str]]:
     return CUSTOMER_RULES if entity == Entity.CUSTOMER else PRODUCT_RULES
 
@@ -277,11 +288,11 @@ def apply_survivorship_many(model, golden_ids, *, reason: str = "") -> int:
             golden for golden in model.objects.filter(pk__in=chunk) if not golden.is_tombstone
         ]
         members: dict = {}
-        records = SourceRecord.objects.filter(**{f"{golden_field}__in": chunk}).defer(
-            "raw", "profile"
+        rows = SourceRecord.objects.filter(**{f"{golden_field}__in": chunk}).values_list(
+            golden_field, "id", "system", "attributes", "source_modified_at", "updated_at"
         )
-        for record in records:
-            members.setdefault(getattr(record, golden_field), []).append(record)
+        for golden_id, *values in rows:
+            members.setdefault(golden_id, []).append(RecordValues(*values))
         provenance = {
             row.golden_id: row
             for row in Provenance.objects.filter(entity=entity, golden_id__in=chunk)

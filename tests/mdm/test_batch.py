@@ -5,6 +5,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
 
 from mdm.models import Customer, SourceRecord
 from tests.conftest import ROOT
@@ -139,3 +140,15 @@ def test_standard_input_is_read_like_a_file(generated, monkeypatch):
     call_command("import_records", "--entity", "customer", "-", stdout=StringIO(),
                  stderr=StringIO())  # fmt: skip
     assert _clusters() == from_file
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="planner statistics of PostgreSQL")
+def test_bulk_import_leaves_postgresql_statistics_that_know_the_rows(generated):
+    from mdm.models import BlockingKey
+
+    _load(generated)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples FROM pg_class WHERE relname = %s", ["mdm_blockingkey"])
+        estimated = cursor.fetchone()[0]
+    # Without ANALYZE the planner believes the table empty (-1 or 0) and scans it per lookup.
+    assert estimated >= BlockingKey.objects.count() * 0.5

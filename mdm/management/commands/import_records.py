@@ -21,7 +21,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from connectors.canonical import Address, Customer, Product
-from mdm.batch import BatchItem, bulk_ingest
+from mdm.batch import BatchItem, bulk_ingest, refresh_statistics
 from mdm.ingest import ingest_record
 from mdm.matching.estimate import MAX_PROFILES, estimate_weights, store_weights
 from mdm.matching.matcher import profile_and_keys
@@ -158,6 +158,8 @@ class Command(BaseCommand):
                 self._bulk(parsed, settings, outcomes, errors)
             done += len(chunk)
             self._progress(done, max(total, done), started)
+        if outcomes:
+            refresh_statistics(entity, vacuum=True)  # PostgreSQL: plan lookups on fresh numbers
         for line, reason in sorted(errors):
             self.stderr.write(f"line {line}: {reason}")
         elapsed = time.monotonic() - started
