@@ -109,7 +109,12 @@ class GoldenAdmin(admin.ModelAdmin):
             values = golden.values()
             extra_context.update(
                 pin_rows=[
-                    {"name": name, "value": values[name], "pinned": name in golden.pinned}
+                    {
+                        "name": name,
+                        "label": _label(golden, name),
+                        "value": _cell(values[name] if values[name] != {} else None),
+                        "pinned": name in golden.pinned,
+                    }
                     for name in self.model.ATTRIBUTES
                 ],
                 can_pin=golden.status == GoldenStatus.ACTIVE
@@ -139,6 +144,20 @@ class GoldenAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         names = [field.name for field in self.model._meta.fields if field.name != "pinned"]
         return [*names, "cross_references", "provenance", "history"]
+
+    def get_fields(self, request, obj=None):
+        # The values first; the raw pins (for a corrected value) after them, not on top.
+        fields = [name for name in super().get_fields(request, obj) if name != "pinned"]
+        if self.has_change_permission(request, obj):
+            fields.insert(fields.index("cross_references"), "pinned")
+        return fields
+
+    def get_form(self, request, obj=None, **kwargs):
+        kwargs["help_texts"] = {
+            "pinned": 'Values that win over every source, e.g. {"email": "ann@example.com"}. '
+            "The Pin buttons below pin the surviving value with one click."
+        }
+        return super().get_form(request, obj, **kwargs)
 
     def has_add_permission(self, request):
         return False

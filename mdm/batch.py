@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from django.db import connection, transaction
 from django.utils import timezone
 
-from mdm.bulkwrite import insert_rows, reserve_ids
+from mdm.bulkwrite import insert_rows, reserve_ids, write_rows
 from mdm.ingest import IngestAction, ingest_record
 from mdm.matching import blocking
 from mdm.matching.matcher import comparisons_for, profile_and_keys, weights_for
@@ -439,16 +439,9 @@ def _ingest_fresh(entity: str, fresh: list, settings: MatchSettings) -> Counter:
 
 
 def _insert_keys(rows) -> None:
-    """Insert blocking keys with executemany: the ORM's per-value work dominates otherwise."""
-    quote = connection.ops.quote_name
-    table = quote(BlockingKey._meta.db_table)
-    # Identifiers come from the model; values are passed as parameters.
-    columns = ", ".join(quote(name) for name in ("entity", "key", "source_record_id"))
-    sql = f"INSERT INTO {table} ({columns}) VALUES (%s, %s, %s)"  # noqa: S608
+    """Insert blocking keys as plain rows: the ORM's per-value work dominates otherwise."""
     rows = sorted(rows, key=lambda row: row[1])  # in key order: the index grows at few places
-    with connection.cursor() as cursor:
-        for start in range(0, len(rows), 10_000):
-            cursor.executemany(sql, rows[start : start + 10_000])
+    write_rows(BlockingKey._meta.db_table, ["entity", "key", "source_record_id"], rows)
 
 
 def _survive_group(index: int) -> tuple[dict, dict]:

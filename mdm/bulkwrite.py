@@ -2,7 +2,7 @@
 
 `bulk_create` spends most of its time building model instances and preparing every value
 through the field machinery, row by row. Here each column's conversion is chosen once per
-field, rows are tuples, and the driver's executemany does the rest (psycopg pipelines it).
+field, rows are tuples, and PostgreSQL's COPY (elsewhere executemany) does the rest.
 Field defaults, `auto_now` and `auto_now_add` are applied as the ORM would; ids can be
 reserved up front, so callers know every new row's primary key without RETURNING.
 """
@@ -91,18 +91,39 @@ def insert_rows(model: type[models.Model], rows: list[dict]) -> int:
             constant = convert(field.get_default())
             getters.append(lambda row, constant=constant: constant)
         fields.append(field)
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(field.column) for field in fields)
-    marks = ", ".join(["%s"] * len(fields))
-    # Table and column names come from the model; every value is a parameter.
-    sql = f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ({marks})"  # noqa: S608
-    with connection.cursor() as cursor:
-        for start in range(0, len(rows), BATCH_ROWS):
-            cursor.executemany(
-                sql,
-                [tuple(get(row) for get in getters) for row in rows[start : start + BATCH_ROWS]],
-            )
+    write_rows(
+        model._meta.db_table,
+        [field.column for field in fields],
+        (tuple(get(row) for get in getters) for row in rows),
+    )
     return len(rows)
+
+
+def write_rows(table: str, columns: list[str], rows) -> None:
+    """Append rows (tuples of driver values, in `columns` order) to a table.
+
+    PostgreSQL takes them through COPY, several times faster than one INSERT per row even
+    pipelined; elsewhere `executemany` in batches. Table and column names must come from
+    models, never from input; every value travels as data.
+    """
+    quote = connection.ops.quote_name
+    names = ", ".join(quote(column) for column in columns)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with cursor.cursor.copy(f"COPY {quote(table)} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return
+        marks = ", ".join(["%s"] * len(columns))
+        sql = f"INSERT INTO {quote(table)} ({names}) VALUES ({marks})"  # noqa: S608
+        batch = []
+        for row in rows:
+            batch.append(row)
+            if len(batch) >= BATCH_ROWS:
+                cursor.executemany(sql, batch)
+                batch = []
+        if batch:
+            cursor.executemany(sql, batch)
 
 
 def update_rows(model: type[models.Model], objects: list, fields: list[str]) -> int:

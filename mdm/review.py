@@ -59,6 +59,7 @@ def comparison_context(task: ReviewTask) -> dict:
                         "left": shown[0],
                         "right": shown[1],
                         "same": shown[0] == shown[1],
+                        "one_sided": not (shown[0] and shown[1]),  # missing is no difference
                     }
                 )
     explanation = [
