@@ -152,3 +152,54 @@ def test_bulk_import_leaves_postgresql_statistics_that_know_the_rows(generated):
         estimated = cursor.fetchone()[0]
     # Without ANALYZE the planner believes the table empty (-1 or 0) and scans it per lookup.
     assert estimated >= BlockingKey.objects.count() * 0.5
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_real_time_ingest_waits_for_a_bulk_chunk_and_then_matches_it():
+    if connection.vendor != "postgresql":
+        pytest.skip("real concurrent writers need PostgreSQL; SQLite serialises them")
+    import threading
+    import time
+
+    from django.db import connections, transaction
+
+    from mdm.batch import BatchItem, bulk_ingest
+    from mdm.ingest import ingest_customer
+    from mdm.records import customer_attributes
+    from tests.mdm.factories import person
+
+    locked, done, errors = threading.Event(), threading.Event(), []
+
+    def bulk():
+        try:
+            with transaction.atomic():
+                bulk_ingest(
+                    "customer",
+                    [BatchItem("crm", "1", customer_attributes(person(system="crm")))],
+                )
+                locked.set()
+                time.sleep(1.0)  # the chunk is still open when the real-time ingest arrives
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    def real_time():
+        try:
+            locked.wait(10)
+            ingest_customer(person(system="shop", external_id="2", first="Bill"))
+            done.set()
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=bulk), threading.Thread(target=real_time)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    # Had it not waited, it would not have seen the chunk's record and made a second golden.
+    assert Customer.objects.filter(status="active").count() == 1
+    assert SourceRecord.objects.values("customer").distinct().count() == 1
