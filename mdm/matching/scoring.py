@@ -104,11 +104,16 @@ def _first_name_level(left: dict, right: dict) -> int | None:
     if not left["first"] or not right["first"]:
         return None
     key = (left["first_raw"], left["first"], right["first_raw"], right["first"])
-    level = _first_levels.get(key)
+    return _cached(_first_levels, key, _compare_first_names, left, right)
+
+
+def _cached(cache: dict, key: tuple, compare, left: dict, right: dict) -> int:
+    """`compare(left, right)`, kept under `key`; the cache is emptied when full."""
+    level = cache.get(key)
     if level is None:
-        if len(_first_levels) >= _NAME_CACHE_SIZE:
-            _first_levels.clear()
-        level = _first_levels[key] = _compare_first_names(left, right)
+        if len(cache) >= _NAME_CACHE_SIZE:
+            cache.clear()
+        level = cache[key] = compare(left, right)
     return level
 
 
@@ -133,13 +138,7 @@ def _last_name_level(left: dict, right: dict) -> int | None:
         return None
     if left["last"] == right["last"]:
         return 0
-    key = (left["last"], right["last"])
-    level = _last_levels.get(key)
-    if level is None:
-        if len(_last_levels) >= _NAME_CACHE_SIZE:
-            _last_levels.clear()
-        level = _last_levels[key] = _compare_last_names(left, right)
-    return level
+    return _cached(_last_levels, (left["last"], right["last"]), _compare_last_names, left, right)
 
 
 def _compare_last_names(left: dict, right: dict) -> int:
