@@ -15,11 +15,13 @@ from bisect import bisect_left
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
+import numpy as np
 from django.db import connection, transaction
 from django.utils import timezone
 
 from mdm.bulkwrite import insert_rows, reserve_ids, write_rows
 from mdm.ingest import IngestAction, ingest_record
+from mdm.keyindex import RunKeys, key_hashes
 from mdm.matching import blocking
 from mdm.matching.matcher import comparisons_for, profile_and_keys, weights_for
 from mdm.matching.profile import is_retrieval_key
@@ -68,9 +70,19 @@ class _NewRecord:
     golden_id: object
 
 
-def bulk_ingest(entity: str, items: list[BatchItem], settings: MatchSettings | None = None):
-    """Ingest many records; returns a Counter of IngestAction values."""
+def bulk_ingest(
+    entity: str,
+    items: list[BatchItem],
+    settings: MatchSettings | None = None,
+    run: RunKeys | None = None,
+):
+    """Ingest many records; returns a Counter of IngestAction values.
+
+    An import of many chunks passes the same `run` to every call: it remembers the keys of
+    the records written so far, so later chunks find them without asking the database.
+    """
     settings = settings or MatchSettings.for_entity(entity)
+    run = run or RunKeys(entity)
     outcomes: Counter = Counter()
     known = _known_fingerprints(entity, items)
     fresh, updates = [], []
@@ -91,13 +103,18 @@ def bulk_ingest(entity: str, items: list[BatchItem], settings: MatchSettings | N
             fresh.append((item, digest))
     if fresh:
         with transaction.atomic():
-            outcomes.update(_ingest_fresh(entity, fresh, settings))
+            counted, written, mark = _ingest_fresh(entity, fresh, settings, run)
+        run.add(written)  # committed: later chunks may find these records
+        run.mark(mark)
+        outcomes.update(counted)
         refresh_statistics(entity)
     for item in updates:
         result = ingest_record(
             entity, item.system, item.external_id, item.attributes, item.modified, settings=settings
         )
         outcomes[result.action] += 1
+    if updates:
+        run.catch_up()  # their new keys went to the table only
     return outcomes
 
 
@@ -189,35 +206,37 @@ def _candidates_of(index: int) -> list[int]:
         data["earlier_index"],
         data["earlier_ids"],
     )
+    run: RunKeys = data["run"]
     counter: Counter = Counter()
     for key in data["retrieval"][index]:
         counter.update(postings.get(key, ()))
+        counter.update(run.postings(key))
         before = bisect_left(earlier_index.get(key, ()), index)
         if before:
             counter.update(earlier_ids[key][:before])
     return [other_id for other_id, _ in counter.most_common(blocking.MAX_CANDIDATE_RECORDS)]
 
 
-def _stored_counts(entity: str, keys: set[str]) -> dict[str, int]:
-    """How many stored records hold each of the batch's keys (none while the table is empty)."""
-    if not BlockingKey.objects.filter(entity=entity).exists():
+def _stored_counts(entity: str, keys: set[str], run: RunKeys) -> dict[str, int]:
+    """How many records stored before the run hold each key (the run counts its own)."""
+    if not run.stored_before:
         return {}
     counts: dict[str, int] = {}
     for chunk in _chunks(sorted(keys)):
-        counts.update(blocking.key_counts(entity, chunk))
+        counts.update(blocking.key_counts(entity, chunk, upto_record=run.base_id))
     return counts
 
 
-def _existing_postings(entity: str, retrieval: list) -> dict[str, list[int]]:
-    """Stored postings of the keys the batch will search: key -> [record ids]."""
+def _existing_postings(entity: str, retrieval: list, run: RunKeys) -> dict[str, list[int]]:
+    """Postings stored before the run of the keys the batch will search: key -> [record ids]."""
     wanted = {key for keys in retrieval for key in keys}
     postings = defaultdict(list)
-    if not wanted or not BlockingKey.objects.filter(entity=entity).exists():
+    if not wanted or not run.stored_before:
         return postings
     for chunk in _chunks(sorted(wanted)):
-        rows = BlockingKey.objects.filter(entity=entity, key__in=chunk).values_list(
-            "key", "source_record_id"
-        )
+        rows = BlockingKey.objects.filter(
+            entity=entity, key__in=chunk, source_record_id__lte=run.base_id
+        ).values_list("key", "source_record_id")
         for key, record_id in rows:
             postings[key].append(record_id)
     return postings
@@ -236,17 +255,33 @@ def _stored_records(candidates: list[list[int]], golden_field: str) -> dict[int,
     return stored
 
 
-def _ingest_fresh(entity: str, fresh: list, settings: MatchSettings) -> Counter:
+def _key_counts(entity: str, prepared: list, run: RunKeys) -> list[dict[str, int]]:
+    """Each record's {key: how many records hold it}: the stored records, the run's earlier
+    chunks (in memory) and this whole chunk."""
+    flat = [key for _, _, _, keys in prepared for key in keys]
+    hashes = key_hashes(flat)
+    _, inverse, in_chunk = np.unique(hashes, return_inverse=True, return_counts=True)
+    totals = (in_chunk[inverse] + run.counts(hashes)).tolist()
+    stored = _stored_counts(entity, set(flat), run)
+    if stored:
+        totals = [total + stored.get(key, 0) for key, total in zip(flat, totals, strict=True)]
+    counts_of, start = [], 0
+    for _, _, _, keys in prepared:
+        counts_of.append(dict(zip(keys, totals[start : start + len(keys)], strict=True)))
+        start += len(keys)
+    return counts_of
+
+
+def _ingest_fresh(entity: str, fresh: list, settings: MatchSettings, run: RunKeys) -> tuple:
+    """Match and write new records; returns (outcomes, [(record id, keys)], newest key row id)."""
     model = golden_model(entity)
     golden_field = "customer" if entity == Entity.CUSTOMER else "product"
     comparisons, weights = comparisons_for(entity), weights_for(settings)
     scorer = Scorer(weights, comparisons)
     prepared = []
-    all_keys: set[str] = set()
     for item, digest in fresh:
         profile, keys = item.prepared or profile_and_keys(entity, item.attributes)
         prepared.append((item, digest, profile, keys))
-        all_keys.update(keys)
     if connection.vendor == "postgresql":
         # Real-time ingests lock the rows of their keys (creating missing rows first, outside
         # their transaction); a chunk touches most keys there are, so it takes the whole table:
@@ -255,19 +290,15 @@ def _ingest_fresh(entity: str, fresh: list, settings: MatchSettings) -> Counter:
         with connection.cursor() as cursor:
             table = connection.ops.quote_name(BlockingLock._meta.db_table)
             cursor.execute(f"LOCK TABLE {table} IN EXCLUSIVE MODE")  # a model's table name
-    population = max(blocking.population(entity) + len(prepared), 1)
-    batch_counts = Counter(key for _, _, _, keys in prepared for key in keys)
-    stored_counts = _stored_counts(entity, all_keys)
-    counts_of = [
-        {key: stored_counts.get(key, 0) + batch_counts[key] for key in keys}
-        for _, _, _, keys in prepared
-    ]
+    run.catch_up()  # a real-time ingest may have come in between two chunks
+    population = max(run.population + len(prepared), 1)
+    counts_of = _key_counts(entity, prepared, run)
     # The keys each record looks candidates up by (all of them have a count above zero).
     retrieval = [
         blocking.retrieval_keys(keys, counts)
         for keys, counts in zip((keys for _, _, _, keys in prepared), counts_of, strict=True)
     ]
-    postings = _existing_postings(entity, retrieval)
+    postings = _existing_postings(entity, retrieval, run)
 
     # 1. Candidates: each record meets the stored records and the batch's earlier records
     # (negative ids) through its keys, exactly as record-by-record ingest would.
@@ -285,6 +316,7 @@ def _ingest_fresh(entity: str, fresh: list, settings: MatchSettings) -> Counter:
             "postings": postings,
             "earlier_index": earlier_index,
             "earlier_ids": earlier_ids,
+            "run": run,
         },
     )
     del earlier_index, earlier_ids, postings, retrieval
@@ -420,6 +452,7 @@ def _ingest_fresh(entity: str, fresh: list, settings: MatchSettings) -> Counter:
         for record, (_, _, _, keys) in zip(records, prepared, strict=True)
         for key in keys
     )
+    mark = RunKeys.current_mark()
     _write_new_goldens(model, entity, live_new, records)
     _write_reviews(entity, reviews, find)
     apply_survivorship_many(model, existing_touched - live_new, reason="batch import")
@@ -432,7 +465,8 @@ def _ingest_fresh(entity: str, fresh: list, settings: MatchSettings) -> Counter:
             merge(
                 survivor_row, merged_row, reason="automatic match (batch)", probability=probability
             )
-    return outcomes
+    written = [(record.id, keys) for record, (_, _, _, keys) in zip(records, prepared, strict=True)]
+    return outcomes, written, mark
 
 
 def _insert_keys(rows) -> None:

@@ -68,16 +68,15 @@ def store_keys(source_record: SourceRecord, keys: list[str]) -> None:
     )
 
 
-def key_counts(entity: str, keys: list[str]) -> dict[str, int]:
-    """How many source records hold each key (one grouped, index-only query)."""
+def key_counts(entity: str, keys: list[str], upto_record: int | None = None) -> dict[str, int]:
+    """How many source records (up to an id, if given) hold each key (one grouped, index-only
+    query)."""
     if not keys:
         return {}
-    rows = (
-        BlockingKey.objects.filter(entity=entity, key__in=keys)
-        .values_list("key")
-        .annotate(count=Count("id"))
-        .order_by()
-    )
+    found = BlockingKey.objects.filter(entity=entity, key__in=keys)
+    if upto_record is not None:
+        found = found.filter(source_record_id__lte=upto_record)
+    rows = found.values_list("key").annotate(count=Count("id")).order_by()
     return dict(rows)
 
 

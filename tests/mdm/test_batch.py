@@ -203,3 +203,71 @@ def test_a_real_time_ingest_waits_for_a_bulk_chunk_and_then_matches_it():
     # Had it not waited, it would not have seen the chunk's record and made a second golden.
     assert Customer.objects.filter(status="active").count() == 1
     assert SourceRecord.objects.values("customer").distinct().count() == 1
+
+
+def _reload_keeping_weights(*loads) -> set:
+    """Empty the hub but keep the estimated weights, run the loads, return the clusters."""
+    SourceRecord.objects.all().delete()
+    Customer.objects.filter(status="merged").delete()  # tombstones first: they protect survivors
+    Customer.objects.all().delete()
+    for load in loads:
+        load()
+    return _clusters()
+
+
+def test_a_second_file_finds_the_golden_records_of_the_first(generated, tmp_path):
+    # The second import starts with records in the table: it reads those keys from the
+    # database and its own from memory, and decides as one import of both files would.
+    lines = generated.read_text().splitlines(keepends=True)
+    first, second = tmp_path / "first.csv", tmp_path / "second.csv"
+    first.write_text("".join(lines[: len(lines) // 2]))
+    second.write_text(lines[0] + "".join(lines[len(lines) // 2 :]))
+    _load(generated)
+    whole = _reload_keeping_weights(lambda: _load(generated, "--chunk", "50"))
+    split = _reload_keeping_weights(
+        lambda: _load(first, "--chunk", "50"), lambda: _load(second, "--chunk", "50")
+    )
+    assert len(whole) < len(lines) - 1  # the file has duplicates to find
+    assert split == whole
+
+
+def test_records_loaded_one_by_one_after_a_failed_chunk_are_found_by_later_chunks(
+    generated, monkeypatch
+):
+    from mdm import batch
+
+    _load(generated)
+    whole = _reload_keeping_weights(lambda: _load(generated, "--chunk", "60"))
+    real, calls = batch._ingest_fresh, []
+
+    def first_chunk_fails(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("disk full")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(batch, "_ingest_fresh", first_chunk_fails)
+    err = StringIO()
+    command = ("import_records", "--entity", "customer", str(generated), "--chunk", "60")
+    recovered = _reload_keeping_weights(
+        lambda: call_command(*command, stdout=StringIO(), stderr=err)
+    )
+    assert "disk full" in err.getvalue() and len(calls) > 2
+    assert recovered == whole
+
+
+def test_run_keys_count_and_find_the_records_a_run_added():
+    import numpy as np
+
+    from mdm.keyindex import RunKeys, key_hashes
+
+    run = RunKeys("customer")
+    run.add([(8, ["pc:ab1", "tf.last:smith"]), (7, ["pc:ab1", "em:x@y.com"])])
+    run.add([(9, ["pc:ab1"])])  # a later chunk: later ids
+    counts = run.counts(key_hashes(["pc:ab1", "tf.last:smith", "em:x@y.com", "pc:zz9"]))
+    assert counts.tolist() == [3, 1, 1, 0]
+    assert run.postings("pc:ab1") == [7, 8, 9]  # in id order within a key
+    assert run.postings("tf.last:smith") == []  # counted only, never a way to find records
+    assert run.postings("pc:zz9") == []
+    assert run.population == 3
+    assert isinstance(counts, np.ndarray)

@@ -23,6 +23,7 @@ from django.core.management.base import BaseCommand, CommandError
 from connectors.canonical import Address, Customer, Product
 from mdm.batch import BatchItem, bulk_ingest, refresh_statistics
 from mdm.ingest import ingest_record
+from mdm.keyindex import RunKeys
 from mdm.matching.estimate import MAX_PROFILES, estimate_weights, store_weights
 from mdm.matching.matcher import profile_and_keys
 from mdm.models import Entity, MatchSettings
@@ -148,6 +149,7 @@ class Command(BaseCommand):
             del sample, parsed
         outcomes: Counter = Counter()
         started = time.monotonic()
+        self.run = RunKeys(entity)  # the keys this import writes, kept for its later chunks
         done = rows_seen = 0
         for chunk in self._chunks(self._rows(file), self.chunk):
             rows_seen += len(chunk)
@@ -241,7 +243,7 @@ class Command(BaseCommand):
             for line, item in parsed
         ]
         try:
-            counted = bulk_ingest(self.entity, items, settings)
+            counted = bulk_ingest(self.entity, items, settings, self.run)
             outcomes.update({action.value: count for action, count in counted.items()})
         except Exception as exc:
             # One bad record must not sink the chunk: go record by record to find it.
@@ -249,7 +251,7 @@ class Command(BaseCommand):
                 f"The bulk load of rows {parsed[0][0]}-{parsed[-1][0]} failed "
                 f"({type(exc).__name__}: {exc}); loading them one by one instead (slower)."
             )
-            self._per_record(parsed, settings, outcomes, errors)
+            self._per_record(parsed, settings, outcomes, errors)  # the next chunk catches up
 
     def _open(self, file: str):
         try:
