@@ -40,7 +40,7 @@ from mdm.models import (
     SourceRecord,
     golden_model,
 )
-from mdm.parallel import fork_map, shared
+from mdm.parallel import collector_paused, fork_map, shared
 from mdm.records import aware_utc, fingerprint
 from mdm.survivorship import apply_survivorship_many, provenance_map, survive
 
@@ -102,7 +102,7 @@ def bulk_ingest(
         else:
             fresh.append((item, digest))
     if fresh:
-        with transaction.atomic():
+        with collector_paused(), transaction.atomic():
             counted, written, mark = _ingest_fresh(entity, fresh, settings, run)
         run.add(written)  # committed: later chunks may find these records
         run.mark(mark)

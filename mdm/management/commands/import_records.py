@@ -27,7 +27,7 @@ from mdm.keyindex import RunKeys
 from mdm.matching.estimate import MAX_PROFILES, estimate_weights, store_weights
 from mdm.matching.matcher import profile_and_keys
 from mdm.models import Entity, MatchSettings
-from mdm.parallel import fork_map, shared
+from mdm.parallel import collector_paused, fork_map, shared
 from mdm.records import customer_attributes, product_attributes
 
 CUSTOMER_COLUMNS = (
@@ -136,10 +136,11 @@ class Command(BaseCommand):
                     sample[slot] = (line, row)
             parsed = self._parse(sample, [])
             if len(parsed) >= ESTIMATE_FROM_FILE_ROWS:
-                prepared = self._profiles(parsed)
-                weights = estimate_weights(
-                    entity, [profile for profile, _ in prepared], keys=[k for _, k in prepared]
-                )
+                with collector_paused():
+                    prepared = self._profiles(parsed)
+                    weights = estimate_weights(
+                        entity, [profile for profile, _ in prepared], keys=[k for _, k in prepared]
+                    )
                 settings = store_weights(entity, weights, len(prepared))
                 self.stdout.write(f"Estimated match weights from {len(prepared)} rows of the file.")
                 if total <= MAX_PROFILES:  # the sample is the whole file: keep its profiles
@@ -153,11 +154,12 @@ class Command(BaseCommand):
         done = rows_seen = 0
         for chunk in self._chunks(self._rows(file), self.chunk):
             rows_seen += len(chunk)
-            parsed = self._parse(chunk, errors)
-            if self.per_record:
-                self._per_record(parsed, settings, outcomes, errors)
-            else:
-                self._bulk(parsed, settings, outcomes, errors)
+            with collector_paused():
+                parsed = self._parse(chunk, errors)
+                if self.per_record:
+                    self._per_record(parsed, settings, outcomes, errors)
+                else:
+                    self._bulk(parsed, settings, outcomes, errors)
             done += len(chunk)
             self._progress(done, max(total, done), started)
         if outcomes:
