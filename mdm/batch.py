@@ -25,7 +25,12 @@ from mdm.keyindex import RunKeys, key_hashes
 from mdm.matching import blocking
 from mdm.matching.matcher import comparisons_for, profile_and_keys, weights_for
 from mdm.matching.profile import is_retrieval_key
-from mdm.matching.scoring import Scorer, customer_levels_above, product_levels
+from mdm.matching.scoring import (
+    Scorer,
+    customer_levels_above,
+    probability_of,
+    product_levels,
+)
 from mdm.merge import merge
 from mdm.models import (
     BlockingKey,
@@ -181,12 +186,13 @@ def _score_candidates(index: int) -> list[tuple]:
     for other_id in data["candidates"][index]:
         other = stored[other_id][0] if other_id > 0 else profiles[-other_id - 1]
         if entity == Entity.CUSTOMER:
-            levels = customer_levels_above(profile, other, scorer, floor, frequency)
-            if levels is None:
+            found = customer_levels_above(profile, other, scorer, floor, frequency)
+            if found is None:
                 continue  # below the review threshold whatever the address: nothing to do
+            levels, probability = found[0], probability_of(found[1])
         else:
             levels = product_levels(profile, other)
-        probability = scorer.probability(levels, profile, frequency)
+            probability = scorer.probability(levels, profile, frequency)
         identical = (
             entity == Entity.PRODUCT
             and bool(profile.get("sku"))
@@ -214,7 +220,7 @@ def _candidates_of(index: int) -> list[int]:
         before = bisect_left(earlier_index.get(key, ()), index)
         if before:
             counter.update(earlier_ids[key][:before])
-    return [other_id for other_id, _ in counter.most_common(blocking.MAX_CANDIDATE_RECORDS)]
+    return blocking.choose_candidates(counter)
 
 
 def _stored_counts(entity: str, keys: set[str], run: RunKeys) -> dict[str, int]:

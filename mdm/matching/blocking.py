@@ -20,6 +20,10 @@ MAX_POSTINGS = 1000
 # Candidates compared per record, most shared keys first. On 100,000 generated people 20 found
 # the same pairs as 50 but for 8 of 53,000 (recall 0.8992 vs 0.8993) and compared far fewer.
 MAX_CANDIDATE_RECORDS = 20
+# Of those, how many may share a single key with the record. Two thirds of all comparisons
+# were such pairs (a neighbour in the same postcode, a namesake elsewhere) and under 1% of them
+# reached the review band; a duplicate nearly always shares several keys.
+MAX_SINGLE_KEY_CANDIDATES = 5
 # Postings read per incoming record: the most selective keys first, larger ones only while the
 # budget lasts. A duplicate shares several keys, and the small ones (postcode, house number +
 # street, name + district) find it; "john smith" in a million records would not narrow much.
@@ -111,6 +115,15 @@ def retrieval_keys(keys: list[str], counts: dict[str, int]) -> list[str]:
     return chosen
 
 
+def choose_candidates(shared: Counter) -> list[int]:
+    """The records to compare, from {record id: keys shared}: most shared keys first, at most
+    MAX_CANDIDATE_RECORDS, of which at most MAX_SINGLE_KEY_CANDIDATES share one key (those of
+    the most selective keys: ties keep the order the keys were counted in, smallest first)."""
+    chosen = shared.most_common(MAX_CANDIDATE_RECORDS)
+    several = sum(1 for _, count in chosen if count > 1)  # they come first
+    return [record_id for record_id, _ in chosen[: several + MAX_SINGLE_KEY_CANDIDATES]]
+
+
 def candidate_records(
     entity: str, keys: list[str], counts: dict[str, int], exclude_record_id: int | None = None
 ) -> list[dict]:
@@ -124,7 +137,7 @@ def candidate_records(
         )
     )
     shared.pop(exclude_record_id, None)
-    chosen = [record_id for record_id, _ in shared.most_common(MAX_CANDIDATE_RECORDS)]
+    chosen = choose_candidates(shared)
     golden_field = "customer_id" if entity == "customer" else "product_id"
     return list(
         SourceRecord.objects.filter(id__in=chosen).values(

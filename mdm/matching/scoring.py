@@ -306,15 +306,16 @@ def customer_levels(left: dict, right: dict, *, with_address: bool = True) -> di
 
 def customer_levels_above(
     left: dict, right: dict, scorer: Scorer, floor: float, frequency=None
-) -> dict[str, int | None] | None:
-    """`customer_levels`, or None when the pair cannot reach log-odds `floor` whatever its
-    address says. The address is the dearest comparison; most pairs a batch meets are
-    neighbours with other names, which the names alone already rule out."""
+) -> tuple[dict[str, int | None], float] | None:
+    """(`customer_levels`, their log-odds), or None when the pair cannot reach log-odds `floor`
+    whatever its address says. The address is the dearest comparison; most pairs a batch meets
+    are neighbours with other names, which the names alone already rule out."""
     levels = customer_levels(left, right, with_address=False)
-    if scorer.log_odds(levels, left, frequency) + scorer.best["address"] < floor:
+    partial = scorer.log_odds(levels, left, frequency)
+    if partial + scorer.best["address"] < floor:
         return None
-    levels["address"] = _address_level(left, right)
-    return levels
+    address = levels["address"] = _address_level(left, right)
+    return levels, partial + (scorer.table["address"][address] if address is not None else 0.0)
 
 
 def product_levels(left: dict, right: dict) -> dict[str, int | None]:
@@ -410,6 +411,7 @@ class Scorer:
             self.fields.append(
                 (comparison.name, table, params["m"][0], params["u"][0], comparison.term_frequency)
             )
+        self.table = {name: table for name, table, *_ in self.fields}
         # The most a field can add (0: missing is neutral, so never below that).
         self.best = {name: max(max(table), 0.0) for name, table, *_ in self.fields}
 
@@ -435,10 +437,13 @@ class Scorer:
     def probability(
         self, levels: dict, left: dict | None = None, frequency: FrequencyLookup | None = None
     ) -> float:
-        total = self.log_odds(levels, left, frequency)
-        return 1 / (1 + 2 ** (-total)) if total > -1000 else 0.0
+        return probability_of(self.log_odds(levels, left, frequency))
 
     def explain(
         self, levels: dict, left: dict | None = None, frequency: FrequencyLookup | None = None
     ) -> tuple[float, list[dict]]:
         return score(levels, self.weights, self.comparisons, left, frequency)
+
+
+def probability_of(log_odds: float) -> float:
+    return 1 / (1 + 2 ** (-log_odds)) if log_odds > -1000 else 0.0

@@ -271,3 +271,23 @@ def test_run_keys_count_and_find_the_records_a_run_added():
     assert run.postings("pc:zz9") == []
     assert run.population == 3
     assert isinstance(counts, np.ndarray)
+
+
+def test_candidates_sharing_one_key_are_few_and_come_from_the_smallest_keys():
+    from collections import Counter
+
+    from mdm.matching.blocking import (
+        MAX_CANDIDATE_RECORDS,
+        MAX_SINGLE_KEY_CANDIDATES,
+        choose_candidates,
+    )
+
+    shared = Counter()
+    shared.update(range(100, 130))  # the smallest key's records, counted first
+    shared.update(range(200, 230))
+    shared.update([1, 2, 2, 3, 3, 3])  # records sharing two and three keys
+    chosen = choose_candidates(shared)
+    assert chosen[:2] == [3, 2]
+    assert chosen[2:] == list(range(100, 100 + MAX_SINGLE_KEY_CANDIDATES))
+    many = Counter({record_id: 2 for record_id in range(50)})
+    assert len(choose_candidates(many)) == MAX_CANDIDATE_RECORDS
