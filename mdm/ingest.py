@@ -33,7 +33,6 @@ from mdm.models import (
     HistoryAction,
     HistoryEntry,
     MatchSettings,
-    ReviewStatus,
     ReviewTask,
     SourceRecord,
     golden_model,
@@ -224,11 +223,7 @@ def _attached_history(golden, record, match: CandidateMatch, actor) -> None:
 
 def _open_review(entity: str, golden_id, match: CandidateMatch) -> int:
     """Open a review task for the pair unless one is already open; returns 1 if created."""
-    pair = [golden_id, match.golden_id]
-    exists = ReviewTask.objects.filter(
-        entity=entity, status=ReviewStatus.OPEN, left_id__in=pair, right_id__in=pair
-    ).exists()
-    if exists:
+    if ReviewTask.open_between(entity, golden_id, match.golden_id).exists():
         return 0
     ReviewTask.objects.create(
         entity=entity,

@@ -101,12 +101,9 @@ def merge(
         merged.status, merged.merged_into = GoldenStatus.MERGED, survivor
         merged.save(update_fields=["status", "merged_into", "updated_at"])
         Provenance.objects.filter(entity=entity, golden_id=merged.id).delete()
-        ReviewTask.objects.filter(
-            entity=entity,
-            status=ReviewStatus.OPEN,
-            left_id__in=[survivor.id, merged.id],
-            right_id__in=[survivor.id, merged.id],
-        ).update(status=ReviewStatus.MERGED, decided_by=actor, decided_at=timezone.now())
+        ReviewTask.open_between(entity, survivor.id, merged.id).update(
+            status=ReviewStatus.MERGED, decided_by=actor, decided_at=timezone.now()
+        )
         _history(survivor, HistoryAction.MERGED, actor=actor, reason=reason, related=merged)
         _history(merged, HistoryAction.MERGED_AWAY, actor=actor, reason=reason, related=survivor)
         apply_survivorship(survivor, actor=actor, reason=f"merge of {merged.id}")

@@ -93,3 +93,24 @@ def test_not_the_same_is_remembered_as_a_decision(steward):
     assert PairDecision.objects.get().decision == "not_same"
     with pytest.raises(MergeError):
         decide_review(ReviewTask.objects.get(), same=True, actor=steward)
+
+
+def test_open_tasks_of_a_pair_are_found_either_way_round_through_an_index():
+    import uuid
+
+    from django.db import connection
+
+    one, two, other = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    ReviewTask.objects.bulk_create(
+        [ReviewTask(entity="customer", left_id=uuid.uuid4(), right_id=other, probability=0.5)
+         for _ in range(30)]
+        + [ReviewTask(entity="customer", left_id=two, right_id=one, probability=0.5),
+           ReviewTask(entity="customer", left_id=one, right_id=other, probability=0.5),
+           ReviewTask(entity="customer", left_id=two, right_id=one, probability=0.5,
+                      status=ReviewStatus.MERGED)]
+    )  # fmt: skip
+    found = ReviewTask.open_between("customer", one, two)
+    assert [(task.left_id, task.right_id) for task in found] == [(two, one)]
+    if connection.vendor == "sqlite":
+        # Never the queue index (every open task of the entity) for one pair's tasks.
+        assert "mdm_review_queue" not in found.explain()
