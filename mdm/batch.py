@@ -19,7 +19,7 @@ import numpy as np
 from django.db import connection, transaction
 from django.utils import timezone
 
-from mdm.bulkwrite import insert_rows, reserve_ids, write_rows
+from mdm.bulkwrite import insert_rows, json_loads, json_text, reserve_ids, write_rows
 from mdm.ingest import IngestAction, ingest_record
 from mdm.keyindex import RunKeys, key_hashes
 from mdm.matching import blocking
@@ -261,10 +261,13 @@ def _stored_records(candidates: list[list[int]], golden_field: str) -> dict[int,
     wanted = sorted({other_id for chosen in candidates for other_id in chosen if other_id > 0})
     stored = {}
     for chunk in _chunks(wanted):
-        for row in SourceRecord.objects.filter(id__in=chunk).values_list(
-            "id", "profile", f"{golden_field}_id"
-        ):
-            stored[row[0]] = (row[1], row[2])
+        rows = (
+            SourceRecord.objects.filter(id__in=chunk)
+            .annotate(profile_text=json_text("profile"))
+            .values_list("id", "profile_text", f"{golden_field}_id")
+        )
+        for record_id, profile, golden_id in rows:
+            stored[record_id] = (json_loads(profile), golden_id)
     return stored
 
 

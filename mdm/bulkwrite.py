@@ -9,10 +9,29 @@ reserved up front, so callers know every new row's primary key without RETURNING
 
 from __future__ import annotations
 
+import orjson
 from django.db import connection, models
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 BATCH_ROWS = 5000
+
+
+def json_dumps(value) -> str:
+    """JSON text of a value, as `json.dumps` writes it for the same data, several times faster.
+
+    The batch import writes and reads a few hundred thousand JSON documents per chunk (profiles,
+    attributes, provenance); the standard library's encoder and decoder were a tenth of it.
+    """
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+json_loads = orjson.loads
+
+
+def json_text(field_name: str) -> Cast:
+    """A JSON column read as its text, for `json_loads` (the ORM would decode it slowly)."""
+    return Cast(field_name, output_field=models.TextField())
 
 
 def _converter(field: models.Field):
@@ -20,6 +39,12 @@ def _converter(field: models.Field):
     ops = connection.ops
     if isinstance(field, models.JSONField):
         encoder = field.encoder
+        if encoder is None and connection.vendor == "postgresql":
+            from psycopg.types.json import Jsonb
+
+            return lambda value: None if value is None else Jsonb(value, dumps=json_dumps)
+        if encoder is None:
+            return lambda value: None if value is None else json_dumps(value)
 
         def json_value(value):
             return None if value is None else ops.adapt_json_value(value, encoder)

@@ -15,8 +15,6 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 
-from django.utils import timezone
-
 from mdm.matching import normalise
 from mdm.models import (
     Entity,
@@ -275,7 +273,7 @@ def apply_survivorship_many(model, golden_ids, *, reason: str = "") -> int:
     The batch import's path for golden records that gained source records: same rules, same
     history and provenance, without a dozen queries per record. Returns how many changed.
     """
-    from mdm.bulkwrite import insert_rows, update_rows
+    from mdm.bulkwrite import insert_rows, json_loads, json_text, update_rows
 
     entity = model.ENTITY
     golden_field = "customer_id" if entity == Entity.CUSTOMER else "product_id"
@@ -288,16 +286,25 @@ def apply_survivorship_many(model, golden_ids, *, reason: str = "") -> int:
             golden for golden in model.objects.filter(pk__in=chunk) if not golden.is_tombstone
         ]
         members: dict = {}
-        rows = SourceRecord.objects.filter(**{f"{golden_field}__in": chunk}).values_list(
-            golden_field, "id", "system", "attributes", "source_modified_at", "updated_at"
+        rows = (
+            SourceRecord.objects.filter(**{f"{golden_field}__in": chunk})
+            .annotate(attributes_text=json_text("attributes"))
+            .values_list(
+                golden_field, "id", "system", "attributes_text", "source_modified_at", "updated_at"
+            )
         )
-        for golden_id, *values in rows:
-            members.setdefault(golden_id, []).append(RecordValues(*values))
+        for golden_id, record_id, system, attributes, modified, updated in rows:
+            members.setdefault(golden_id, []).append(
+                RecordValues(record_id, system, json_loads(attributes), modified, updated)
+            )
         provenance = {
-            row.golden_id: row
-            for row in Provenance.objects.filter(entity=entity, golden_id__in=chunk)
+            golden_id: (pk, json_loads(attributes))
+            for pk, golden_id, attributes in Provenance.objects.filter(
+                entity=entity, golden_id__in=chunk
+            )
+            .annotate(attributes_text=json_text("attributes"))
+            .values_list("pk", "golden_id", "attributes_text")
         }
-        now = timezone.now()
         changed, fields, history, new_provenance, stale_provenance = [], set(), [], [], []
         for golden in goldens:
             survivors = survive(entity, members.get(golden.pk, []), golden.pinned, overrides)
@@ -310,14 +317,13 @@ def apply_survivorship_many(model, golden_ids, *, reason: str = "") -> int:
                      "changes": changes, "reason": reason[:255]}
                 )  # fmt: skip
             wanted = provenance_map(survivors)
-            row = provenance.get(golden.pk)
-            if row is None:
+            stored = provenance.get(golden.pk)
+            if stored is None:
                 new_provenance.append(
                     {"entity": entity, "golden_id": golden.pk, "attributes": wanted}
                 )
-            elif row.attributes != wanted:
-                row.attributes, row.updated_at = wanted, now
-                stale_provenance.append(row)
+            elif stored[1] != wanted:
+                stale_provenance.append(Provenance(pk=stored[0], attributes=wanted))
         update_rows(model, changed, [*sorted(fields), "updated_at"])
         insert_rows(HistoryEntry, history)
         insert_rows(Provenance, new_provenance)

@@ -136,7 +136,7 @@ def estimate_weights(
     profiles: list[dict],
     *,
     keys: list[list[str]] | None = None,
-    max_pairs: int = 100_000,
+    max_pairs: int = 40_000,
     seed: int = 1,
 ) -> dict:
     """Weights {"prior", "fields": {name: {"m": [...], "u": [...]}}} estimated from profiles."""

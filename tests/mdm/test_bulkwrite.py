@@ -99,3 +99,21 @@ def test_updated_rows_change_only_the_named_fields_and_stamp_updated_at():
     assert first.email == "x@y.org"  # not named: untouched
     assert first.updated_at > before
     assert update_rows(Customer, [], ["last_name"]) == 0
+
+
+def test_json_written_in_bulk_reads_back_like_the_orms_own():
+    from mdm.bulkwrite import json_loads, json_text
+
+    value = {"name": "Zoë Ó'Brien", "nested": {"list": [1, 2.5, None, True]}, "empty": ""}
+    golden_id = uuid.uuid4()
+    insert_rows(Customer, [{"id": golden_id, "custom_attributes": value}])
+    by_orm = Customer.objects.create(custom_attributes=value)
+    for pk in (golden_id, by_orm.pk):
+        assert Customer.objects.get(pk=pk).custom_attributes == value
+        text = (
+            Customer.objects.filter(pk=pk)
+            .annotate(text=json_text("custom_attributes"))
+            .values_list("text", flat=True)
+            .get()
+        )
+        assert json_loads(text) == value
