@@ -34,6 +34,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--matches", type=int, default=500)
     parser.add_argument("--database-url", default="")
     parser.add_argument("--csv", default="", help="write the generated file here and keep it")
+    parser.add_argument(
+        "--chunk", type=int, default=0, help="rows per bulk chunk (default: the command's)"
+    )
     args = parser.parse_args(argv)
     workdir = Path(tempfile.mkdtemp(prefix="mdm-speed-"))
     os.environ["DATABASE_URL"] = args.database_url or f"sqlite:///{workdir / 'speed.sqlite3'}"
@@ -57,6 +60,8 @@ def main(argv: list[str] | None = None) -> dict:
         write_csv(rows, handle)
     command = [sys.executable, str(ROOT / "manage.py"), "import_records", "--entity",
                "customer", str(csv_path)]  # fmt: skip
+    if args.chunk:
+        command += ["--chunk", str(args.chunk)]
     started = time.monotonic()
     child = subprocess.Popen(command, env=os.environ, stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL)  # fmt: skip

@@ -219,11 +219,9 @@ def _candidates_of(index: int) -> list[int]:
         data["earlier_index"],
         data["earlier_ids"],
     )
-    run: RunKeys = data["run"]
     counter: Counter = Counter()
     for key in data["retrieval"][index]:
         counter.update(postings.get(key, ()))
-        counter.update(run.postings(key))
         before = bisect_left(earlier_index.get(key, ()), index)
         if before:
             counter.update(earlier_ids[key][:before])
@@ -315,6 +313,10 @@ def _ingest_fresh(entity: str, fresh: list, settings: MatchSettings, run: RunKey
         for keys, counts in zip((keys for _, _, _, keys in prepared), counts_of, strict=True)
     ]
     postings = _existing_postings(entity, retrieval, run)
+    # The run's own records come after those stored before it, as they would from the table.
+    wanted = sorted({key for keys in retrieval for key in keys})
+    for key, ids in run.postings_of(wanted).items():
+        postings[key].extend(ids)
 
     # 1. Candidates: each record meets the stored records and the batch's earlier records
     # (negative ids) through its keys, exactly as record-by-record ingest would.
@@ -332,7 +334,6 @@ def _ingest_fresh(entity: str, fresh: list, settings: MatchSettings, run: RunKey
             "postings": postings,
             "earlier_index": earlier_index,
             "earlier_ids": earlier_ids,
-            "run": run,
         },
     )
     del earlier_index, earlier_ids, postings, retrieval

@@ -68,10 +68,25 @@ class RunKeys:
 
     def postings(self, key: str) -> list[int]:
         """The ids of the run's records holding a retrieval key."""
-        code = hash(key)
-        low = np.searchsorted(self._posting_keys, code, side="left")
-        high = np.searchsorted(self._posting_keys, code, side="right")
-        return self._posting_ids[low:high].tolist() if high > low else []
+        found = self.postings_of([key])
+        return found.get(key, [])
+
+    def postings_of(self, keys: list[str]) -> dict[str, list[int]]:
+        """{key: ids of the run's records holding it} for the keys any record holds, looked up
+        all at once (one numpy call per key cost more than the lookup)."""
+        if not len(self._posting_keys) or not keys:
+            return {}
+        hashes = key_hashes(keys)
+        low = np.searchsorted(self._posting_keys, hashes, side="left")
+        high = np.searchsorted(self._posting_keys, hashes, side="right")
+        found = np.nonzero(high > low)[0]
+        ids = self._posting_ids
+        return {
+            keys[position]: ids[start:end].tolist()
+            for position, start, end in zip(
+                found.tolist(), low[found].tolist(), high[found].tolist(), strict=True
+            )
+        }
 
     def add(self, records) -> None:
         """Take in committed records: an iterable of (record id, keys)."""
