@@ -66,11 +66,6 @@ class RunKeys:
         at = np.searchsorted(self._count_keys, hashes).clip(max=len(self._count_keys) - 1)
         return np.where(self._count_keys[at] == hashes, self._counts[at], 0)
 
-    def postings(self, key: str) -> list[int]:
-        """The ids of the run's records holding a retrieval key."""
-        found = self.postings_of([key])
-        return found.get(key, [])
-
     def postings_of(self, keys: list[str]) -> dict[str, list[int]]:
         """{key: ids of the run's records holding it} for the keys any record holds, looked up
         all at once (one numpy call per key cost more than the lookup)."""
