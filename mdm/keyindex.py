@@ -11,8 +11,9 @@ Records stored before the run began are still read from the database (ids up to 
 a small import into a large hub loads nothing up front. Keys that reach the table by another
 way during the run (the record-by-record fallback of a failed chunk, an update, a real-time
 ingest between chunks) are read back by `catch_up`. Hashes are Python's own string hash: the
-same in this process and its forks, which is all the index lives in. A collision (odds about
-one in two million at 10 million keys) only adds a candidate or a count; it decides nothing.
+same in this process and its forks, which is all the index lives in. A collision (odds of any
+at all about one in 370,000 with 10 million distinct keys) only adds a candidate or a count; it
+decides nothing.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ class RunKeys:
         self.base_population = SourceRecord.objects.filter(entity=entity).count()
         self.added = 0
         self._top_record = self.base_id
-        self._key_mark = BlockingKey.objects.aggregate(top=Max("id"))["top"] or 0
+        self._key_mark = self.current_mark()
         self._count_keys, self._counts = _EMPTY, _EMPTY  # unique hashes, ascending
         self._posting_keys, self._posting_ids = _EMPTY, _EMPTY  # hash ascending, then record
 
