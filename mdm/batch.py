@@ -446,31 +446,34 @@ def _ingest_fresh(entity: str, fresh: list, settings: MatchSettings, run: RunKey
         )
         for index, (item, digest, profile, _keys) in enumerate(prepared)
     ]
-    insert_rows(
-        SourceRecord,
-        [
-            {
-                "id": record.id,
-                "entity": entity,
-                "system": record.system,
-                "external_id": record.external_id,
-                "attributes": record.attributes,
-                "raw": {},
-                "profile": record.profile,
-                "fingerprint": record.fingerprint,
-                "source_modified_at": record.source_modified_at,
-                f"{golden_field}_id": record.golden_id,
-            }
-            for record in records
-        ],
-    )
-    _insert_keys(
-        (entity, key, record.id)
-        for record, (_, _, _, keys) in zip(records, prepared, strict=True)
-        for key in keys
-    )
-    mark = RunKeys.current_mark()
-    _write_new_goldens(model, entity, live_new, records)
+
+    def write_records() -> None:  # needs no survivorship: written while it runs
+        insert_rows(
+            SourceRecord,
+            [
+                {
+                    "id": record.id,
+                    "entity": entity,
+                    "system": record.system,
+                    "external_id": record.external_id,
+                    "attributes": record.attributes,
+                    "raw": {},
+                    "profile": record.profile,
+                    "fingerprint": record.fingerprint,
+                    "source_modified_at": record.source_modified_at,
+                    f"{golden_field}_id": record.golden_id,
+                }
+                for record in records
+            ],
+        )
+        _insert_keys(
+            (entity, key, record.id)
+            for record, (_, _, _, keys) in zip(records, prepared, strict=True)
+            for key in keys
+        )
+
+    _write_new_goldens(model, entity, live_new, records, meanwhile=write_records)
+    mark = RunKeys.current_mark()  # the keys are in: any later ones are someone else's
     _write_reviews(entity, reviews, find)
     apply_survivorship_many(model, existing_touched - live_new, reason="batch import")
     for survivor, merged, probability in deferred:
@@ -500,7 +503,9 @@ def _survive_group(index: int) -> tuple[dict, dict]:
     return values, provenance_map(survivors)
 
 
-def _write_new_goldens(model, entity, live_new, records: list[_NewRecord]) -> None:
+def _write_new_goldens(model, entity, live_new, records: list[_NewRecord], meanwhile) -> None:
+    """Survivorship of the batch's new golden records (in a worker while `meanwhile` writes),
+    then their rows, provenance and history."""
     members = defaultdict(list)
     for record in records:
         members[record.golden_id].append(record)
@@ -513,6 +518,7 @@ def _write_new_goldens(model, entity, live_new, records: list[_NewRecord]) -> No
             "entity": entity,
             "groups": [members[golden_id] for golden_id in ordered],
         },
+        meanwhile=meanwhile,
     )
     for golden_id, (values, sources) in zip(ordered, survived, strict=True):
         goldens.append({"id": golden_id, **values})

@@ -40,24 +40,38 @@ def _run_slice(task: tuple[Callable, Sequence]) -> list:
 
 
 def fork_map(
-    function: Callable, items: Sequence, *, data: dict, minimum: int | None = None
+    function: Callable,
+    items: Sequence,
+    *,
+    data: dict,
+    minimum: int | None = None,
+    meanwhile: Callable[[], object] | None = None,
 ) -> list:
     """`[function(item) for item in items]`, in forked processes when there are enough items.
 
     `function` must be a module-level function (it is sent by name); it reads `data` through
-    `shared()`. Results come back in the order of `items`.
+    `shared()`. Results come back in the order of `items`. `meanwhile` is called in this process
+    while the workers run (the database writes of a chunk that do not depend on their results),
+    so the parent's core is not idle: the workers are then one fewer, as the parent's core is
+    taken; with none left, `meanwhile` runs first and `function` in this process after it.
     """
     _shared.clear()
     _shared.update(data)
     try:
-        count = worker_count()
-        if count < 2 or len(items) < (MINIMUM_ITEMS if minimum is None else minimum):
+        count = worker_count() - (meanwhile is not None)
+        least = 1 if meanwhile is not None else 2  # one worker beside a busy parent pays
+        if count < least or len(items) < (MINIMUM_ITEMS if minimum is None else minimum):
+            if meanwhile is not None:
+                meanwhile()
             return [function(item) for item in items]
         # A few slices per worker even out slices that happen to be slower.
         size = max(len(items) // (count * 4), 1)
         slices = [items[start : start + size] for start in range(0, len(items), size)]
         with multiprocessing.get_context("fork").Pool(count) as pool:
-            parts = pool.map(_run_slice, [(function, part) for part in slices])
+            pending = pool.map_async(_run_slice, [(function, part) for part in slices])
+            if meanwhile is not None:
+                meanwhile()
+            parts = pending.get()
         return [result for part in parts for result in part]
     finally:
         _shared.clear()
@@ -71,14 +85,18 @@ def collector_paused() -> Iterator[None]:
     collector kept walking all of them (a quarter of a 100,000-record import), and in forked
     workers its walk writes to every object's header, so each worker copied the pages it only
     read. Reference counting still frees everything as usual; the few cycles a chunk leaves
-    are collected at its end. Nested uses pause once.
+    are collected at its end. The objects that were alive before the step are frozen for its
+    length, so that one collection walks only what the step made (it walked the whole heap:
+    0.2 s of a 10,000-record import). Nested uses pause once.
     """
     if not gc.isenabled():
         yield
         return
     gc.disable()
+    gc.freeze()
     try:
         yield
     finally:
         gc.enable()
         gc.collect()
+        gc.unfreeze()

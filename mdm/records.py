@@ -7,6 +7,8 @@ import json
 from datetime import UTC, datetime
 from decimal import Decimal
 
+import orjson
+
 from connectors.canonical import Address, Customer, Product
 
 ADDRESS_PARTS = ("line1", "line2", "city", "region", "postcode", "country")
@@ -66,9 +68,24 @@ def _jsonable(value):
 
 
 def fingerprint(attributes: dict) -> str:
-    """A stable hash of the attributes: equal attributes, equal fingerprint."""
+    """A stable hash of the attributes: equal attributes, equal fingerprint.
+
+    The hash is of `json.dumps(..., sort_keys=True, separators=(",", ":"))`, which stored
+    fingerprints were made with. For flat text (every customer, most products) orjson writes
+    the same bytes when they are ASCII, three times faster; anything else takes the slow road.
+    """
+    if all(type(value) in _PLAIN for value in attributes.values()):
+        try:
+            encoded = orjson.dumps(attributes, option=orjson.OPT_SORT_KEYS)
+        except TypeError:  # a key that is not text
+            encoded = b""
+        if encoded and encoded.isascii() and b"\x7f" not in encoded:  # json escapes DEL
+            return hashlib.sha256(encoded).hexdigest()
     encoded = json.dumps(_jsonable(attributes), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(encoded.encode()).hexdigest()
+
+
+_PLAIN = frozenset({str, bool, type(None)})
 
 
 def aware_utc(moment: datetime | None) -> datetime | None:

@@ -73,6 +73,26 @@ def test_fork_map_keeps_the_order_and_runs_in_other_processes(settings):
     assert parallel.shared() == {}  # nothing lingers for the next caller
 
 
+def test_fork_map_runs_meanwhile_in_this_process_beside_one_worker(settings):
+    settings.MDM_WORKERS = 2
+    calls = []
+    results = parallel.fork_map(
+        _pid_and_square,
+        list(range(20)),
+        data={"offset": 0},
+        minimum=1,
+        meanwhile=lambda: calls.append(os.getpid()),
+    )
+    assert [value for _, value in results] == [n * n for n in range(20)]
+    assert calls == [os.getpid()]
+    assert len({pid for pid, _ in results}) == 1  # the other core was the parent's
+    assert os.getpid() not in {pid for pid, _ in results}
+    settings.MDM_WORKERS = 1
+    order = []
+    parallel.fork_map(order.append, [1, 2], data={}, minimum=1, meanwhile=lambda: order.append(0))
+    assert order == [0, 1, 2]  # no worker: meanwhile first, then the items here
+
+
 def test_fork_map_stays_in_process_for_a_daemon_worker_or_one_worker(settings, monkeypatch):
     settings.MDM_WORKERS = 1
     results = parallel.fork_map(_pid_and_square, [2, 3], data={"offset": 0}, minimum=1)
@@ -117,3 +137,44 @@ def test_json_written_in_bulk_reads_back_like_the_orms_own():
             .get()
         )
         assert json_loads(text) == value
+
+
+def test_fingerprints_stay_those_of_the_standard_json_encoder():
+    """Stored fingerprints were made with json.dumps: the fast encoder must not change one, or
+    re-importing an unchanged file would update every record."""
+    import hashlib
+    import json
+    import random
+
+    from mdm.records import fingerprint
+
+    rng = random.Random(5)
+    alphabet = [chr(code) for code in range(0, 130)] + ["é", "Ö", "ß", "€", "\u2028"]
+    values = [None, True, False, 3, 2.5, ["a", "b"], {"x": "y"}]
+    for _ in range(3000):
+        attributes = {
+            "".join(rng.choices(alphabet, k=rng.randrange(1, 6))): (
+                "".join(rng.choices(alphabet, k=rng.randrange(0, 10)))
+                if rng.random() < 0.8
+                else rng.choice(values)
+            )
+            for _ in range(rng.randrange(0, 8))
+        }
+        encoded = json.dumps(attributes, sort_keys=True, separators=(",", ":"))
+        assert fingerprint(attributes) == hashlib.sha256(encoded.encode()).hexdigest(), attributes
+
+
+def test_a_paused_collector_collects_only_what_the_step_made_and_then_runs_again():
+    import gc
+
+    class Node:
+        pass
+
+    with parallel.collector_paused():
+        assert not gc.isenabled()
+        assert gc.get_freeze_count() > 0  # the old heap is set aside, not walked again
+        cycle = Node()
+        cycle.me = cycle
+        del cycle
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    assert not any(isinstance(thing, Node) for thing in gc.get_objects())  # the cycle was freed
