@@ -217,3 +217,27 @@ def test_pairs_skipped_before_the_address_could_never_reach_the_threshold():
             assert above[0] == full
             assert abs(above[1] - scorer.log_odds(full, left)) < 1e-9  # worked out once
     assert skipped  # the shortcut is taken at all
+
+
+def test_blocked_pairs_are_every_pair_sharing_a_key_of_a_small_enough_block():
+    import random
+    from itertools import combinations
+
+    from mdm.matching.estimate import MAX_GROUP, blocked_pairs
+
+    rng = random.Random(7)
+    keys = [
+        sorted({f"nn:{rng.randrange(40)}", f"pc:{rng.randrange(15)}", "tf.last:x", "as:big"})
+        for _ in range(MAX_GROUP + 50)
+    ]
+    expected: dict[str, set] = {}
+    for left, right in combinations(range(len(keys)), 2):
+        for key in set(keys[left]) & set(keys[right]):
+            if key.startswith(("nn:", "pc:")):  # "as:big" holds too many, "tf." is not a pass
+                expected.setdefault(key[:2], set()).add((left, right))
+    by_pass, distinct, total = blocked_pairs("customer", [{}] * len(keys), 10**6, rng, keys)
+    assert {name: set(pairs) for name, pairs in by_pass.items()} == expected
+    assert set(distinct) == expected["nn"] | expected["pc"] and total == len(distinct)
+    sampled, some, total_again = blocked_pairs("customer", [{}] * len(keys), 90, rng, keys)
+    assert total_again == total and len(some) == 90 and set(some) <= set(distinct)
+    assert all(len(pairs) == 45 and set(pairs) <= expected[name] for name, pairs in sampled.items())
