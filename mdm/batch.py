@@ -19,9 +19,9 @@ import numpy as np
 from django.db import connection, transaction
 from django.utils import timezone
 
-from mdm.bulkwrite import insert_rows, json_loads, json_text, reserve_ids, write_rows
+from mdm.bulkwrite import insert_rows, json_loads, reserve_ids, write_rows
 from mdm.ingest import IngestAction, ingest_record
-from mdm.keyindex import RunKeys, key_hashes
+from mdm.keyindex import RunKeys, build_postings_index, key_hashes
 from mdm.matching import blocking
 from mdm.matching.matcher import comparisons_for, profile_and_keys, weights_for
 from mdm.matching.profile import is_retrieval_key
@@ -113,6 +113,8 @@ def bulk_ingest(
         run.mark(mark)
         outcomes.update(counted)
         refresh_statistics(entity)
+    if updates:
+        build_postings_index()  # the real-time path looks keys up in the table
     for item in updates:
         result = ingest_record(
             entity, item.system, item.external_id, item.attributes, item.modified, settings=settings
@@ -255,17 +257,28 @@ def _existing_postings(entity: str, retrieval: list, run: RunKeys) -> dict[str, 
 
 def _stored_records(candidates: list[list[int]], golden_field: str) -> dict[int, tuple]:
     """The stored records among the candidates: id -> (profile, golden id). Only those chosen
-    are read (a posting list reaches many more), as profiles are the dearest thing to load."""
+    are read (a posting list reaches many more), as profiles are the dearest thing to load.
+
+    A plain cursor, a thousand ids a query: through the ORM (a queryset, a row iterator and
+    field converters per row) this was a sixth of a 1M SQLite import at 550,000 records.
+    """
     wanted = sorted({other_id for chosen in candidates for other_id in chosen if other_id > 0})
     stored = {}
-    for chunk in _chunks(wanted):
-        rows = (
-            SourceRecord.objects.filter(id__in=chunk)
-            .annotate(profile_text=json_text("profile"))
-            .values_list("id", "profile_text", f"{golden_field}_id")
-        )
-        for record_id, profile, golden_id in rows:
-            stored[record_id] = (json_loads(profile), golden_id)
+    column = SourceRecord._meta.get_field(golden_field).column
+    quote = connection.ops.quote_name
+    native = connection.features.has_native_uuid_field
+    with connection.cursor() as cursor:
+        for chunk in _chunks(wanted, 1000):
+            places = ", ".join(["%s"] * len(chunk))
+            cursor.execute(
+                f"SELECT {quote('id')}, CAST({quote('profile')} AS text), {quote(column)} "  # noqa: S608
+                f"FROM {quote(SourceRecord._meta.db_table)} WHERE {quote('id')} IN ({places})",
+                chunk,
+            )  # the names come from the model, the ids are parameters
+            for record_id, profile, golden_id in cursor.fetchall():
+                if golden_id is not None and not native:
+                    golden_id = uuid.UUID(golden_id)
+                stored[record_id] = (json_loads(profile), golden_id)
     return stored
 
 

@@ -19,6 +19,7 @@ decides nothing.
 from __future__ import annotations
 
 import numpy as np
+from django.db import connection
 from django.db.models import Max
 
 from mdm.matching.profile import is_retrieval_key
@@ -138,3 +139,51 @@ class RunKeys:
             grouped.setdefault(record_id, []).append(key)
         self.add(grouped.items())
         self.mark()
+
+
+POSTINGS_INDEX = "mdm_blocking_postings"
+_deferred = {"dropped": False}
+
+
+def _postings_index_present() -> bool:
+    with connection.cursor() as cursor:
+        found = connection.introspection.get_constraints(cursor, BlockingKey._meta.db_table)
+    return POSTINGS_INDEX in found
+
+
+def defer_postings_index() -> bool:
+    """Drop the key table's postings index before a first load into an empty key table.
+
+    Kept up row by row, the index cost a fifth of a 1M SQLite import (17 million rows in key
+    order, each insert a descent into a growing B-tree); built once at the end from sorted
+    rows it costs far less. The load itself never needs it: the run's keys are in `RunKeys`,
+    and there are no stored keys to look up. Returns whether it was dropped; callers build it
+    again with `build_postings_index` (the next import also does, should this one be cut off).
+    Until then real-time matching in other processes scans the key table: slow, still right.
+    """
+    if connection.in_atomic_block or BlockingKey.objects.exists():
+        return False
+    if not _postings_index_present():
+        return False
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP INDEX {connection.ops.quote_name(POSTINGS_INDEX)}")
+    _deferred["dropped"] = True
+    return True
+
+
+def postings_index_deferred() -> bool:
+    return _deferred["dropped"]
+
+
+def build_postings_index(*, check: bool = False) -> bool:
+    """Build the postings index if this process dropped it (or, with `check`, if it is missing
+    for any reason: a load that was killed). Returns whether it was built."""
+    if not (_deferred["dropped"] or check) or _postings_index_present():
+        _deferred["dropped"] = False
+        return False
+    index = next(index for index in BlockingKey._meta.indexes if index.name == POSTINGS_INDEX)
+    statement = index.create_sql(BlockingKey, connection.schema_editor())
+    with connection.cursor() as cursor:
+        cursor.execute(str(statement))
+    _deferred["dropped"] = False
+    return True

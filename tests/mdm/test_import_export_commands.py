@@ -81,3 +81,73 @@ def test_export_writes_golden_records_and_cross_references(tmp_path):
     by_source = {(row["source_system"], row["source_id"]): row["golden_id"] for row in crossrefs}
     assert by_source[("crm", "1")] == by_source[("shop", "9")]
     assert {row["golden_id"] for row in golden_rows} == set(by_source.values())
+
+
+def _postings_index_present() -> bool:
+    from django.db import connection
+
+    from mdm.keyindex import POSTINGS_INDEX
+    from mdm.models import BlockingKey
+
+    with connection.cursor() as cursor:
+        found = connection.introspection.get_constraints(cursor, BlockingKey._meta.db_table)
+    return POSTINGS_INDEX in found
+
+
+@pytest.mark.django_db(transaction=True)  # the index is dropped outside any transaction
+def test_a_first_load_builds_the_key_index_at_the_end_and_matches_as_with_it(tmp_path, monkeypatch):
+    from mdm import batch
+    from mdm.models import BlockingKey
+
+    seen = []
+    original = batch._ingest_fresh
+
+    def watched(*args, **kwargs):
+        seen.append(_postings_index_present())
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(batch, "_ingest_fresh", watched)
+    _, err = _import(tmp_path, HEADER + ROWS)
+    assert seen == [False]  # loaded without it
+    assert "Built the blocking-key index" in err and _postings_index_present()
+    assert Customer.objects.filter(status="active").count() == 2
+    assert BlockingKey.objects.filter(key__startswith="pc:").count() == 3
+
+    # Keys are stored now: a later load keeps the index up as it goes.
+    _import(tmp_path, HEADER + "crm,5,,Jane,Doe,,,3 Elm Rd,,York,,YO1 7HH,GB\n")
+    assert seen == [False, True]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_update_in_a_first_load_gets_the_key_index_back_before_the_real_time_path(
+    tmp_path, monkeypatch
+):
+    from mdm import batch
+
+    seen = []
+    original = batch.ingest_record
+
+    def watched(*args, **kwargs):
+        seen.append(_postings_index_present())
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(batch, "ingest_record", watched)
+    moved = "crm,1,,William,Smith,bill@example.com,020 7946 0000,14 High St,,London,,SW1A 1AA,GB\n"
+    _import(tmp_path, HEADER + ROWS + moved)  # the second "crm,1" row is an update
+    assert seen == [True]
+    assert SourceRecord.objects.get(external_id="1").attributes["billing_line1"] == "14 High St"
+    assert _postings_index_present()
+
+
+def test_an_import_rebuilds_the_key_index_a_killed_load_left_unbuilt(tmp_path):
+    from django.db import connection
+
+    from mdm.keyindex import POSTINGS_INDEX
+
+    _import(tmp_path, HEADER + ROWS)
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP INDEX {connection.ops.quote_name(POSTINGS_INDEX)}")
+    out, _ = _import(tmp_path, HEADER + ROWS)
+    assert "Rebuilt the blocking-key index" in out
+    assert _postings_index_present()
+    assert "3 unchanged" in out
