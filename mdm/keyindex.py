@@ -183,7 +183,12 @@ def build_postings_index(*, check: bool = False) -> bool:
         return False
     index = next(index for index in BlockingKey._meta.indexes if index.name == POSTINGS_INDEX)
     statement = index.create_sql(BlockingKey, connection.schema_editor())
+    pending = connection.vendor == "postgresql" and connection.in_atomic_block
     with connection.cursor() as cursor:
+        if pending:  # rows this transaction wrote have deferred checks, which block the index
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         cursor.execute(str(statement))
+        if pending:
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")  # as Django's foreign keys begin
     _deferred["dropped"] = False
     return True
