@@ -120,7 +120,7 @@ def blocked_pairs(
     names = {number: name for name, number in pass_ids.items()}
     by_pass = {
         name: _unique(code[pass_code == number])
-        for number, name in sorted(names.items())
+        for number, name in sorted(names.items(), key=lambda item: item[1])  # by pass name
         if (pass_code == number).any()
     }
     distinct = _unique(code)

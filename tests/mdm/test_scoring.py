@@ -241,3 +241,37 @@ def test_blocked_pairs_are_every_pair_sharing_a_key_of_a_small_enough_block():
     sampled, some, total_again = blocked_pairs("customer", [{}] * len(keys), 90, rng, keys)
     assert total_again == total and len(some) == 90 and set(some) <= set(distinct)
     assert all(len(pairs) == 45 and set(pairs) <= expected[name] for name, pairs in sampled.items())
+
+
+def test_the_blocked_pair_sample_is_the_same_whatever_the_string_hash_seed(tmp_path):
+    """Keys are grouped by Python's string hash, which differs per process: the sample (and so
+    the weights and every decision) must not."""
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import random\n"
+        "import django\n"
+        "django.setup()\n"
+        "from mdm.matching.estimate import blocked_pairs\n"
+        "rng = random.Random(3)\n"
+        "keys = [sorted({f'nn:{rng.randrange(30)}', f'pc:{rng.randrange(9)}', f'la:{i % 7}'})"
+        " for i in range(300)]\n"
+        "print(blocked_pairs('customer', [{}] * 300, 120, random.Random(1), keys))\n"
+    )
+    outputs = {
+        subprocess.run(
+            [sys.executable, "-c", script],
+            env={
+                **os.environ,
+                "PYTHONHASHSEED": str(seed),
+                "DJANGO_SETTINGS_MODULE": "hub.settings",
+            },
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in (1, 2, 3)
+    }
+    assert len(outputs) == 1 and "nn" in outputs.pop()
