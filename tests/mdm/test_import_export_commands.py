@@ -94,19 +94,25 @@ def _postings_index_present() -> bool:
     return POSTINGS_INDEX in found
 
 
-@pytest.mark.django_db(transaction=True)  # the index is dropped outside any transaction
-def test_a_first_load_builds_the_key_index_at_the_end_and_matches_as_with_it(tmp_path, monkeypatch):
+def _index_seen_by(monkeypatch, name: str) -> list[bool]:
+    """Whether the postings index existed at each call of `mdm.batch.<name>`."""
     from mdm import batch
-    from mdm.models import BlockingKey
 
-    seen = []
-    original = batch._ingest_fresh
+    seen, original = [], getattr(batch, name)
 
     def watched(*args, **kwargs):
         seen.append(_postings_index_present())
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(batch, "_ingest_fresh", watched)
+    monkeypatch.setattr(batch, name, watched)
+    return seen
+
+
+@pytest.mark.django_db(transaction=True)  # the index is dropped outside any transaction
+def test_a_first_load_builds_the_key_index_at_the_end_and_matches_as_with_it(tmp_path, monkeypatch):
+    from mdm.models import BlockingKey
+
+    seen = _index_seen_by(monkeypatch, "_ingest_fresh")
     _, err = _import(tmp_path, HEADER + ROWS)
     assert seen == [False]  # loaded without it
     assert "Built the blocking-key index" in err and _postings_index_present()
@@ -122,16 +128,7 @@ def test_a_first_load_builds_the_key_index_at_the_end_and_matches_as_with_it(tmp
 def test_an_update_in_a_first_load_gets_the_key_index_back_before_the_real_time_path(
     tmp_path, monkeypatch
 ):
-    from mdm import batch
-
-    seen = []
-    original = batch.ingest_record
-
-    def watched(*args, **kwargs):
-        seen.append(_postings_index_present())
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(batch, "ingest_record", watched)
+    seen = _index_seen_by(monkeypatch, "ingest_record")
     moved = "crm,1,,William,Smith,bill@example.com,020 7946 0000,14 High St,,London,,SW1A 1AA,GB\n"
     _import(tmp_path, HEADER + ROWS + moved)  # the second "crm,1" row is an update
     assert seen == [True]
