@@ -145,7 +145,8 @@ POSTINGS_INDEX = "mdm_blocking_postings"
 _deferred = {"dropped": False}
 
 
-def _postings_index_present() -> bool:
+def postings_index_present() -> bool:
+    """Whether the key table's postings index exists now."""
     with connection.cursor() as cursor:
         found = connection.introspection.get_constraints(cursor, BlockingKey._meta.db_table)
     return POSTINGS_INDEX in found
@@ -163,7 +164,7 @@ def defer_postings_index() -> bool:
     """
     if connection.in_atomic_block or BlockingKey.objects.exists():
         return False
-    if not _postings_index_present():
+    if not postings_index_present():
         return False
     with connection.cursor() as cursor:
         cursor.execute(f"DROP INDEX {connection.ops.quote_name(POSTINGS_INDEX)}")
@@ -178,7 +179,7 @@ def postings_index_deferred() -> bool:
 def build_postings_index(*, check: bool = False) -> bool:
     """Build the postings index if this process dropped it (or, with `check`, if it is missing
     for any reason: a load that was killed). Returns whether it was built."""
-    if not (_deferred["dropped"] or check) or _postings_index_present():
+    if not (_deferred["dropped"] or check) or postings_index_present():
         _deferred["dropped"] = False
         return False
     index = next(index for index in BlockingKey._meta.indexes if index.name == POSTINGS_INDEX)

@@ -82,8 +82,9 @@ def blocked_pairs(
     A true match shares many keys, so it turns up in many passes; counting it once per pass
     would inflate the share of matches several times. The prior is therefore estimated on the
     distinct pairs, while each pass keeps its own sample for the m of the fields it leaves free.
-    Pairs are numpy codes (left * size + right) until sampled: as tuples in sets, the pairs of
-    a 100,000-record sample took 10 s and 1.8 GB.
+    Pairs are numpy codes (left * size + right) until sampled: as tuples in sets, the 7.8
+    million pairs of a 100,000-record sample took 9.1 s and 1.26 GB more memory (now 4.2 s and
+    0.56 GB).
     """
     keys_of = _keys_function(entity)
     if keys is None:

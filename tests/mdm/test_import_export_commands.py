@@ -6,6 +6,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
+from mdm.keyindex import postings_index_present
 from mdm.models import Customer, Product, SourceRecord
 
 pytestmark = pytest.mark.django_db
@@ -83,17 +84,6 @@ def test_export_writes_golden_records_and_cross_references(tmp_path):
     assert {row["golden_id"] for row in golden_rows} == set(by_source.values())
 
 
-def _postings_index_present() -> bool:
-    from django.db import connection
-
-    from mdm.keyindex import POSTINGS_INDEX
-    from mdm.models import BlockingKey
-
-    with connection.cursor() as cursor:
-        found = connection.introspection.get_constraints(cursor, BlockingKey._meta.db_table)
-    return POSTINGS_INDEX in found
-
-
 def _index_seen_by(monkeypatch, name: str) -> list[bool]:
     """Whether the postings index existed at each call of `mdm.batch.<name>`."""
     from mdm import batch
@@ -101,7 +91,7 @@ def _index_seen_by(monkeypatch, name: str) -> list[bool]:
     seen, original = [], getattr(batch, name)
 
     def watched(*args, **kwargs):
-        seen.append(_postings_index_present())
+        seen.append(postings_index_present())
         return original(*args, **kwargs)
 
     monkeypatch.setattr(batch, name, watched)
@@ -115,7 +105,7 @@ def test_a_first_load_builds_the_key_index_at_the_end_and_matches_as_with_it(tmp
     seen = _index_seen_by(monkeypatch, "_ingest_fresh")
     _, err = _import(tmp_path, HEADER + ROWS)
     assert seen == [False]  # loaded without it
-    assert "Built the blocking-key index" in err and _postings_index_present()
+    assert "Built the blocking-key index" in err and postings_index_present()
     assert Customer.objects.filter(status="active").count() == 2
     assert BlockingKey.objects.filter(key__startswith="pc:").count() == 3
 
@@ -133,7 +123,7 @@ def test_an_update_in_a_first_load_gets_the_key_index_back_before_the_real_time_
     _import(tmp_path, HEADER + ROWS + moved)  # the second "crm,1" row is an update
     assert seen == [True]
     assert SourceRecord.objects.get(external_id="1").attributes["billing_line1"] == "14 High St"
-    assert _postings_index_present()
+    assert postings_index_present()
 
 
 def test_an_import_rebuilds_the_key_index_a_killed_load_left_unbuilt(tmp_path):
@@ -146,5 +136,5 @@ def test_an_import_rebuilds_the_key_index_a_killed_load_left_unbuilt(tmp_path):
         cursor.execute(f"DROP INDEX {connection.ops.quote_name(POSTINGS_INDEX)}")
     out, _ = _import(tmp_path, HEADER + ROWS)
     assert "Rebuilt the blocking-key index" in out
-    assert _postings_index_present()
+    assert postings_index_present()
     assert "3 unchanged" in out

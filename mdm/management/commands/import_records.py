@@ -162,7 +162,8 @@ class Command(BaseCommand):
         if build_postings_index(check=True):
             self.stdout.write("Rebuilt the blocking-key index an earlier import left unbuilt.")
         # A first load builds the key table's index once at the end instead of row by row.
-        deferred = not self.per_record and defer_postings_index()
+        if not self.per_record:
+            defer_postings_index()
         try:
             for chunk in self._chunks(self._rows(file), self.chunk):
                 rows_seen += len(chunk)
@@ -175,7 +176,7 @@ class Command(BaseCommand):
                 done += len(chunk)
                 self._progress(done, max(total, done), started)
         finally:
-            if deferred and postings_index_deferred():
+            if postings_index_deferred():
                 self.stderr.write("Building the blocking-key index (once, after a first load)...")
                 began = time.monotonic()
                 build_postings_index()
