@@ -241,20 +241,42 @@ COLUMNS = [
 ]  # fmt: skip
 
 
+def housemate(rng: random.Random, entity: dict, truth_id: str) -> dict:
+    """Another person at the entity's address: family (same surname) or a flatmate."""
+    other = make_entity(rng, "people", truth_id)
+    other["address"] = entity["address"]
+    if rng.random() < 0.8:
+        other["last"] = entity["last"]
+    while other["first"] == entity["first"]:
+        other["first"] = zipf_choice(rng, FIRST_NAMES)
+    return other
+
+
 def generate(
-    kind: str, entities: int, seed: int, moved: float = 0.05, country: bool = True
+    kind: str,
+    entities: int,
+    seed: int,
+    moved: float = 0.05,
+    country: bool = True,
+    households: float = 0.0,
 ) -> list[dict]:
     """Rows of truth-labelled records; without `country` the column stays empty (as in many
-    public files), so phones are national numbers the hub cannot turn into E.164."""
+    public files), so phones are national numbers the hub cannot turn into E.164. With
+    `households`, that share of people has a housemate (a real other entity at the same
+    address, mostly with the same surname), who must not be merged with them."""
     rng = random.Random(seed)
     rows = []
     for truth_id in range(entities):
         entity = make_entity(rng, kind, truth_id)
-        copies = rng.choices((1, 2, 3, 4), weights=(0.5, 0.3, 0.15, 0.05))[0]
-        for copy in range(copies):
-            rows.append(render(rng, entity, kind, duplicate=copy > 0, moved=moved))
-            if not country:
-                rows[-1]["country"] = ""
+        group = [entity]
+        if households and kind == "people" and rng.random() < households:
+            group.append(housemate(rng, entity, f"{truth_id}h"))
+        for member in group:
+            copies = rng.choices((1, 2, 3, 4), weights=(0.5, 0.3, 0.15, 0.05))[0]
+            for copy in range(copies):
+                rows.append(render(rng, member, kind, duplicate=copy > 0, moved=moved))
+                if not country:
+                    rows[-1]["country"] = ""
     rng.shuffle(rows)
     for index, row in enumerate(rows):
         row["source_id"] = f"{row['source_system'][:2]}-{index:07d}"
@@ -274,9 +296,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--moved", type=float, default=0.05, help="share of duplicates that moved")
     parser.add_argument("--no-country", action="store_true", help="leave the country empty")
+    parser.add_argument(
+        "--households", type=float, default=0.0, help="share of people with a housemate"
+    )
     parser.add_argument("out", nargs="?", default="-")
     args = parser.parse_args(argv)
-    rows = generate(args.kind, args.entities, args.seed, args.moved, not args.no_country)
+    rows = generate(
+        args.kind, args.entities, args.seed, args.moved, not args.no_country, args.households
+    )
     if args.out == "-":
         write_csv(rows, sys.stdout)
     else:

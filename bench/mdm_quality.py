@@ -12,6 +12,7 @@ the throughput. Without --database-url a throw-away SQLite file is used.
 from __future__ import annotations
 
 import argparse
+import csv
 import io
 import os
 import sys
@@ -82,8 +83,17 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--moved", type=float, default=0.05, help="share of duplicates that moved")
     parser.add_argument("--no-country", action="store_true", help="a file without countries")
+    parser.add_argument(
+        "--households", type=float, default=0.0, help="share of people with a housemate"
+    )
     parser.add_argument("--show-missed", type=int, default=0, help="print this many missed pairs")
     parser.add_argument("--database-url", default="")
+    parser.add_argument(
+        "--keep-households-apart", action="store_true", help="the match setting of that name"
+    )
+    parser.add_argument(
+        "--csv", default="", help="a labelled canonical CSV (truth_id column) instead of --kind"
+    )
     args = parser.parse_args(argv)
     workdir = Path(tempfile.mkdtemp(prefix="mdm-bench-"))
     os.environ["DATABASE_URL"] = args.database_url or f"sqlite:///{workdir / 'bench.sqlite3'}"
@@ -99,10 +109,24 @@ def main(argv: list[str] | None = None) -> dict:
     if args.database_url:
         call_command("flush", interactive=False, verbosity=0)
     call_command("migrate", verbosity=0)
-    rows = generate(args.kind, args.entities, args.seed, args.moved, not args.no_country)
-    csv_path = workdir / "records.csv"
-    with open(csv_path, "w", newline="") as handle:
-        write_csv(rows, handle)
+    if args.keep_households_apart:
+        from mdm.models import MatchSettings
+
+        settings = MatchSettings.for_entity("customer")
+        settings.keep_households_apart = True
+        settings.save()
+    if args.csv:
+        csv_path = Path(args.csv)
+        with open(csv_path, newline="") as handle:
+            rows = list(csv.DictReader(handle))
+        args.kind, args.entities = csv_path.name, len({row["truth_id"] for row in rows})
+    else:
+        rows = generate(
+            args.kind, args.entities, args.seed, args.moved, not args.no_country, args.households
+        )
+        csv_path = workdir / "records.csv"
+        with open(csv_path, "w", newline="") as handle:
+            write_csv(rows, handle)
     started = time.monotonic()
     call_command("import_records", "--entity", "customer", str(csv_path), stdout=io.StringIO(),
                  stderr=io.StringIO())  # fmt: skip

@@ -505,7 +505,13 @@ class PairDecisionAdmin(ReadOnlyAdmin):
 
 @admin.register(MatchSettings)
 class MatchSettingsAdmin(admin.ModelAdmin):
-    list_display = ("__str__", "auto_merge_threshold", "review_threshold", "weights_estimated_at")
+    list_display = (
+        "__str__",
+        "auto_merge_threshold",
+        "review_threshold",
+        "keep_households_apart",
+        "weights_estimated_at",
+    )
     readonly_fields = ("weights_estimated_at", "weights_pairs")
 
 

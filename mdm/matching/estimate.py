@@ -245,6 +245,11 @@ def estimate_weights(
         if distinct
         else DEFAULT_PRIOR
     )
+    if distinct:
+        u = _non_match_u(random_patterns, comparisons, m, u, prior)
+        prior = _population_prior(
+            all_patterns, comparisons, m, u, total_blocked / len(distinct), all_pairs
+        )
     return {
         "prior": prior,
         "fields": {c.name: {"m": m[c.name], "u": u[c.name]} for c in comparisons},
@@ -252,6 +257,29 @@ def estimate_weights(
         "population": size,
         "review_threshold": review_threshold(all_patterns, comparisons, m, u, prior),
     }
+
+
+def _non_match_u(random_patterns: Counter, comparisons, m: dict, u: dict, prior: float) -> dict:
+    """u from the random pairs less the true matches among them.
+
+    u is P(level | two different entities), but a random pair is the same entity with the
+    probability `prior`; counted raw, those few matches dominate the rarest agreements (a whole
+    address in common) and cap their weight at about log2(1 / prior). Each random pair counts
+    here by its probability of not being a match.
+    """
+    odds = prior / (1 - prior)
+    counts = {c.name: [PRIOR_STRENGTH * value for value in c.u] for c in comparisons}
+    for pattern, count in random_patterns.items():
+        ratio = 1.0
+        for position, comparison in enumerate(comparisons):
+            level = pattern[position]
+            if level is not None:
+                ratio *= m[comparison.name][level] / max(u[comparison.name][level], 1e-12)
+        weight = count / (1 + ratio * odds)  # count * P(not a match)
+        for position, comparison in enumerate(comparisons):
+            if pattern[position] is not None:
+                counts[comparison.name][pattern[position]] += weight
+    return {name: [value / sum(values) for value in values] for name, values in counts.items()}
 
 
 def review_threshold(

@@ -45,7 +45,10 @@ def comparisons_for(entity: str) -> tuple[scoring.Comparison, ...]:
 
 def weights_for(settings: MatchSettings) -> dict:
     comparisons = comparisons_for(settings.entity)
-    return settings.weights or scoring.default_weights(comparisons)
+    weights = settings.weights or scoring.default_weights(comparisons)
+    if settings.keep_households_apart and settings.entity == Entity.CUSTOMER:
+        weights = {**weights, "households": True}
+    return weights
 
 
 def find_matches(

@@ -73,6 +73,16 @@ PRODUCT_COMPARISONS = (
     ),
 )  # fmt: skip
 
+# Two people whose given names clearly differ but who share a surname and an address may be a
+# household (spouses, siblings) rather than one person with a wrongly entered name. The weights
+# cannot tell them apart: to Fellegi-Sunter matching fields are independent evidence, and EM
+# fits households as matches. Where the match settings say to keep households apart
+# ("households" in the weights), such a pair (no company on both sides to say it is one
+# business) scores at most this probability: review, never the default auto-merge.
+HOUSEHOLD_CEILING = 0.9
+_HOUSEHOLD_LOG_ODDS = math.log2(HOUSEHOLD_CEILING / (1 - HOUSEHOLD_CEILING))
+_DIFFERENT_GIVEN_NAME = 5
+
 DEFAULT_PRIOR = 1e-4  # two random records are the same entity (re-estimated from the data)
 PRODUCT_PRIOR = 1e-2
 TF_PSEUDO_COUNT = 1000  # frequencies lean on the average u until the population is large
@@ -170,6 +180,23 @@ def _street_name(profile: dict) -> str:
     return name
 
 
+def _close_postcodes(left: str, right: str) -> bool:
+    """One typed character apart (a wrong, missing, extra or transposed character)."""
+    return len(left) >= 4 and len(right) >= 4 and OSA.distance(left, right) <= 1
+
+
+def _close_towns(left: str, right: str) -> bool:
+    return left == right or _jw(left, right) >= 0.92
+
+
+def _street_similarity(left: str, right: str) -> float:
+    # Also without spaces: "stanleykstreet" is "stanley street" with a typo.
+    return (
+        max(token_set_ratio(left, right), ratio(left.replace(" ", ""), right.replace(" ", "")))
+        / 100
+    )
+
+
 def _address_level(left: dict, right: dict) -> int | None:
     comparable = [key for key in ("street", "postcode", "city") if left[key] and right[key]]
     if not comparable:
@@ -178,22 +205,33 @@ def _address_level(left: dict, right: dict) -> int | None:
     both_postcodes = bool(left["postcode"] and right["postcode"])
     both_cities = bool(left["city"] and right["city"])
     same_district = both_postcodes and _district(left) == _district(right)
-    same_city = both_cities and left["city"] == right["city"]
+    same_city = both_cities and _close_towns(left["city"], right["city"])
+    # A postcode with a typo is the same place when the towns agree (or one is unknown).
+    close_postcode = (
+        both_postcodes
+        and not same_postcode
+        and (same_city or not both_cities)
+        and _close_postcodes(left["postcode"], right["postcode"])
+    )
     # Where neither postcodes nor towns can be compared the place is unknown, which is neutral.
-    same_place = same_postcode or (not both_postcodes and (same_city if both_cities else True))
+    same_place = (
+        same_postcode
+        or close_postcode
+        or (not both_postcodes and (same_city if both_cities else True))
+    )
     if left["street"] and right["street"]:
         numbers_clash = left["number"] and right["number"] and left["number"] != right["number"]
         if same_place or same_district or same_city:
-            similarity = token_set_ratio(left["street"], right["street"]) / 100
+            similarity = _street_similarity(left["street"], right["street"])
             if not numbers_clash and same_place:
-                if similarity >= 0.95:
+                if similarity >= 0.95 and not close_postcode:
                     return 0
                 if similarity >= 0.85:
                     return 1
             names = _street_name(left), _street_name(right)
-            if names[0] and names[1] and token_set_ratio(*names) >= 90:
+            if names[0] and names[1] and _street_similarity(*names) >= 0.90:
                 return 2
-    if same_postcode:
+    if same_postcode or close_postcode:
         return 3
     if same_district:
         return 4
@@ -311,11 +349,12 @@ def customer_levels_above(
     whatever its address says. The address is the dearest comparison; most pairs a batch meets
     are neighbours with other names, which the names alone already rule out."""
     levels = customer_levels(left, right, with_address=False)
-    partial = scorer.log_odds(levels, left, frequency)
+    partial = scorer.log_odds(levels, left, frequency, ceiling=False)
     if partial + scorer.best["address"] < floor:
         return None
     address = levels["address"] = _address_level(left, right)
-    return levels, partial + (scorer.table["address"][address] if address is not None else 0.0)
+    total = partial + (scorer.table["address"][address] if address is not None else 0.0)
+    return levels, household_ceiling(levels, total) if scorer.households else total
 
 
 def product_levels(left: dict, right: dict) -> dict[str, int | None]:
@@ -385,8 +424,22 @@ def score(
                 "weight": round(weight, 2),
             }
         )
+    ceiling = household_ceiling(levels, total) if weights.get("households") else total
+    if ceiling < total:
+        explanation.append(
+            {"field": "household", "level": "given names differ: review, never merge",
+             "weight": round(ceiling - total, 2)}
+        )  # fmt: skip
+        total = ceiling
     probability = 1 / (1 + 2 ** (-total)) if total > -1000 else 0.0
     return probability, explanation
+
+
+def household_ceiling(levels: dict, log_odds: float) -> float:
+    """`log_odds`, lowered to HOUSEHOLD_CEILING for two people with different given names."""
+    if levels.get("first_name") == _DIFFERENT_GIVEN_NAME and levels.get("company") is None:
+        return min(log_odds, _HOUSEHOLD_LOG_ODDS)
+    return log_odds
 
 
 class Scorer:
@@ -412,11 +465,17 @@ class Scorer:
                 (comparison.name, table, params["m"][0], params["u"][0], comparison.term_frequency)
             )
         self.table = {name: table for name, table, *_ in self.fields}
+        self.households = bool(weights.get("households"))
         # The most a field can add (0: missing is neutral, so never below that).
         self.best = {name: max(max(table), 0.0) for name, table, *_ in self.fields}
 
     def log_odds(
-        self, levels: dict, left: dict | None = None, frequency: FrequencyLookup | None = None
+        self,
+        levels: dict,
+        left: dict | None = None,
+        frequency: FrequencyLookup | None = None,
+        *,
+        ceiling: bool = True,
     ) -> float:
         total = self.base
         for name, table, m_exact, u_exact, term_field in self.fields:
@@ -432,7 +491,7 @@ class Scorer:
                     total += math.log2(max(m_exact, 1e-9) / max(u_value, 1e-12))
                     continue
             total += table[level]
-        return total
+        return household_ceiling(levels, total) if ceiling and self.households else total
 
     def probability(
         self, levels: dict, left: dict | None = None, frequency: FrequencyLookup | None = None

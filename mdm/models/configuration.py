@@ -29,6 +29,12 @@ class MatchSettings(models.Model):
         "the probability above which 95% of the expected matches not merged automatically lie "
         "(never below 0.01). Untick to keep a threshold set by hand.",
     )
+    keep_households_apart = models.BooleanField(
+        default=False,
+        help_text="Customers only. Two people who share a surname and an address but whose given "
+        "names clearly differ go to review, never merge automatically: spouses and siblings "
+        "stay apart, but a record whose given name was entered wrongly waits for a steward.",
+    )
     weights = models.JSONField(
         default=dict, blank=True, help_text="m/u probabilities per field and level (estimated)."
     )

@@ -275,3 +275,80 @@ def test_the_blocked_pair_sample_is_the_same_whatever_the_string_hash_seed(tmp_p
         for seed in (1, 2, 3)
     }
     assert len(outputs) == 1 and "nn" in outputs.pop()
+
+
+def test_a_typo_in_the_postcode_and_the_town_is_still_the_same_place():
+    def at(line1, city, postcode):
+        return _profile(billing_line1=line1, billing_city=city, billing_postcode=postcode)
+
+    levels = CUSTOMER_COMPARISONS[3].levels
+    original = at("6 goodwin street", "allawah", "3138")
+    typed = at("6 goodwin street", "allwaah", "3128")
+    assert levels[customer_levels(original, typed)["address"]] == "close street, same place"
+    joined = at("8 stanleykstreet", "winston hills", "4223")
+    spaced = at("8 stanley street", "winston hills", "4223")
+    assert levels[customer_levels(joined, spaced)["address"]] == "same street and place"
+    # One character apart but in another town: not the same place.
+    elsewhere = at("6 goodwin street", "bega", "3128")
+    assert customer_levels(original, elsewhere)["address"] >= 3
+
+
+def test_u_leaves_out_the_true_matches_among_the_random_pairs():
+    from collections import Counter
+
+    from mdm.matching.estimate import _non_match_u
+
+    comparisons = CUSTOMER_COMPARISONS
+    fields = default_weights(comparisons)["fields"]
+    m = {name: values["m"] for name, values in fields.items()}
+    raw = {name: values["u"] for name, values in fields.items()}
+    # 30,000 random pairs: 3 share names and the whole address (the same person twice), 3 share
+    # only the address (flatmates), the rest agree on nothing.
+    patterns = Counter(
+        {(None, 0, 0, 0, None, None): 3, (None, 5, 3, 0, None, None): 3,
+         (None, 5, 3, 6, None, None): 29_994}
+    )  # fmt: skip
+    u = _non_match_u(patterns, comparisons, m, raw, prior=1e-4)
+    same_address = u["address"][0] * 30_000
+    assert 2.5 < same_address < 3.5  # the flatmates, not the duplicates
+    assert u["last_name"][0] * 30_000 < 3.5
+
+
+def test_kept_apart_households_reach_review_but_never_the_auto_merge():
+    from mdm.matching.scoring import HOUSEHOLD_CEILING, Scorer, customer_levels_above
+
+    address = {"billing_line1": "4 Elm Road", "billing_postcode": "LS1 4AB",
+               "billing_country": "GB"}  # fmt: skip
+    john = _profile(first_name="John", last_name="Smith", **address)
+    mary = _profile(first_name="Mary", last_name="Smith", **address)
+    heavy = {**WEIGHTS, "prior": 0.01}  # enough evidence to merge them as one person
+    merged, _ = score(customer_levels(john, mary), heavy, CUSTOMER_COMPARISONS)
+    assert merged > 0.95
+    apart = {**heavy, "households": True}
+    kept, explanation = score(customer_levels(john, mary), apart, CUSTOMER_COMPARISONS)
+    assert abs(kept - HOUSEHOLD_CEILING) < 1e-9
+    assert explanation[-1]["field"] == "household"
+    scorer = Scorer(apart, CUSTOMER_COMPARISONS)
+    assert abs(scorer.probability(customer_levels(john, mary)) - kept) < 1e-9
+    levels, log_odds = customer_levels_above(john, mary, scorer, floor=-50)
+    assert abs(log_odds - scorer.log_odds(levels)) < 1e-9
+    # The same name with a typo is one person, and two contacts of one company are one customer.
+    jon = _profile(first_name="Jonh", last_name="Smith", **address)
+    assert score(customer_levels(john, jon), apart, CUSTOMER_COMPARISONS)[0] > 0.95
+    firm = {**address, "company_name": "Smith Joinery Ltd"}
+    bosses = (
+        _profile(first_name="John", last_name="Smith", **firm),
+        _profile(first_name="Mary", last_name="Smith", **firm),
+    )
+    assert score(customer_levels(*bosses), apart, CUSTOMER_COMPARISONS)[0] > 0.95
+
+
+def test_the_household_setting_reaches_the_weights(db):
+    from mdm.matching.matcher import weights_for
+    from mdm.models import MatchSettings
+
+    settings = MatchSettings.for_entity("customer")
+    assert "households" not in weights_for(settings)
+    settings.keep_households_apart = True
+    assert weights_for(settings)["households"] is True
+    assert "households" not in settings.weights  # never stored with the estimate
