@@ -39,6 +39,7 @@ def customer_profile(attributes: dict) -> dict:
             if part
         )
     )
+    line1 = normalise.street(attributes.get(f"{prefix}_line1"))
     postcode = normalise.postcode(attributes.get(f"{prefix}_postcode"), country)
     number = re.search(r"\b\d+[a-z]?\b", street)
     first = normalise.given_name(first_raw)
@@ -53,6 +54,9 @@ def customer_profile(attributes: dict) -> dict:
         "email": normalise.email(attributes.get("email")),
         "phone": normalise.phone_for_matching(attributes.get("phone"), country),
         "street": street,
+        # The first line alone as well: a second line (flat, building, district) is often
+        # held by one system and not by another.
+        "line1": line1 if line1 != street else "",
         "number": number.group(0) if number else "",
         "street_name": street_name(street),
         "postcode": postcode,

@@ -223,6 +223,11 @@ def _address_level(left: dict, right: dict) -> int | None:
         numbers_clash = left["number"] and right["number"] and left["number"] != right["number"]
         if same_place or same_district or same_city:
             similarity = _street_similarity(left["street"], right["street"])
+            if similarity < 0.95 and bool(left.get("line1")) != bool(right.get("line1")):
+                # One side has a second line the other lacks: compare the first lines. (Two
+                # different second lines, "flat 1" and "flat 2", stay two addresses.)
+                lines = left.get("line1") or left["street"], right.get("line1") or right["street"]
+                similarity = max(similarity, _street_similarity(*lines))
             if not numbers_clash and same_place:
                 if similarity >= 0.95 and not close_postcode:
                     return 0

@@ -352,3 +352,16 @@ def test_the_household_setting_reaches_the_weights(db):
     settings.keep_households_apart = True
     assert weights_for(settings)["households"] is True
     assert "households" not in settings.weights  # never stored with the estimate
+
+
+def test_a_second_address_line_one_side_lacks_does_not_make_another_street():
+    def at(line1, line2=""):
+        return _profile(billing_line1=line1, billing_line2=line2, billing_city="forest hill",
+                        billing_postcode="4655")  # fmt: skip
+
+    levels = CUSTOMER_COMPARISONS[3].levels
+    both = at("47 kent street", "blue hills")
+    assert levels[customer_levels(both, at("47 kentstreet"))["address"]] == "same street and place"
+    # Two different second lines are not one address with a line missing.
+    other = customer_levels(at("47 kent street", "blue hills"), at("47 kent street", "red cliffs"))
+    assert levels[other["address"]] != "same street and place"
