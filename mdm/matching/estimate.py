@@ -259,6 +259,16 @@ def estimate_weights(
     }
 
 
+def _likelihood_ratio(pattern: tuple, comparisons, m: dict, u: dict) -> float:
+    """P(pattern | match) / P(pattern | non-match); missing levels are neutral."""
+    ratio = 1.0
+    for position, comparison in enumerate(comparisons):
+        level = pattern[position]
+        if level is not None:
+            ratio *= m[comparison.name][level] / max(u[comparison.name][level], 1e-12)
+    return ratio
+
+
 def _non_match_u(random_patterns: Counter, comparisons, m: dict, u: dict, prior: float) -> dict:
     """u from the random pairs less the true matches among them.
 
@@ -270,11 +280,7 @@ def _non_match_u(random_patterns: Counter, comparisons, m: dict, u: dict, prior:
     odds = prior / (1 - prior)
     counts = {c.name: [PRIOR_STRENGTH * value for value in c.u] for c in comparisons}
     for pattern, count in random_patterns.items():
-        ratio = 1.0
-        for position, comparison in enumerate(comparisons):
-            level = pattern[position]
-            if level is not None:
-                ratio *= m[comparison.name][level] / max(u[comparison.name][level], 1e-12)
+        ratio = _likelihood_ratio(pattern, comparisons, m, u)
         weight = count / (1 + ratio * odds)  # count * P(not a match)
         for position, comparison in enumerate(comparisons):
             if pattern[position] is not None:
@@ -296,11 +302,7 @@ def review_threshold(
     odds = prior / (1 - prior)
     scored = []
     for pattern, count in patterns.items():
-        ratio = 1.0
-        for position, comparison in enumerate(comparisons):
-            level = pattern[position]
-            if level is not None:
-                ratio *= m[comparison.name][level] / max(u[comparison.name][level], 1e-12)
+        ratio = _likelihood_ratio(pattern, comparisons, m, u)
         probability = ratio * odds / (1 + ratio * odds)
         if probability < auto_merge:
             scored.append((probability, count))
@@ -328,11 +330,7 @@ def _population_prior(
     """
     ratios = []
     for pattern, count in patterns.items():
-        ratio = 1.0
-        for position, comparison in enumerate(comparisons):
-            level = pattern[position]
-            if level is not None:
-                ratio *= m[comparison.name][level] / max(u[comparison.name][level], 1e-12)
+        ratio = _likelihood_ratio(pattern, comparisons, m, u)
         ratios.append((ratio, count * scale))
     prior = DEFAULT_PRIOR
     for _ in range(50):
