@@ -54,6 +54,8 @@ PASS_FIELDS = {
     "hn": {"address"},
     "as": {"address"},
     "hi": {"address", "first_name", "last_name"},
+    "fs": {"first_name", "address"},
+    "si": {"address", "first_name", "last_name"},
     "pc": {"address"},
     "sku": {"sku"},
     "pt": {"name"},

@@ -14,7 +14,7 @@ from mdm.matching.phonetic import nysiis
 
 # Retrieval passes, in the order they are tried; documented in docs/mdm.md.
 CUSTOMER_PASSES = (
-    "em", "ph", "nn", "ni", "la", "fa", "ct", "cb", "cn", "ad", "hn", "as", "hi", "pc"
+    "em", "ph", "nn", "ni", "la", "fa", "ct", "cb", "cn", "ad", "hn", "as", "hi", "fs", "si", "pc"
 )  # fmt: skip
 PRODUCT_PASSES = ("sku", "pt", "pn")
 TERM_FREQUENCY_FIELDS = ("first", "last", "company")
@@ -127,6 +127,12 @@ def customer_keys(profile: dict) -> list[str]:
         keys.append(f"as:{profile['number']}:{nysiis(words[0])}")
         if first and last:
             keys.append(f"hi:{profile['number']}:{''.join(sorted((first[0], last[0])))}")
+    if words:
+        street_code = nysiis(words[0])
+        if first_code:
+            keys.append(f"fs:{first_code}:{street_code}")
+        if first and last:
+            keys.append(f"si:{street_code}:{''.join(sorted((first[0], last[0])))}")
     keys.extend(f"ct:{token}" for token in tokens)
     if len(tokens) > 1:
         keys.append(f"cb:{tokens[0]}:{tokens[1]}")  # narrower when single tokens are common

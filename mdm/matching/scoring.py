@@ -50,9 +50,10 @@ CUSTOMER_COMPARISONS = (
     Comparison(
         "address",
         ("same street and place", "close street, same place", "same street, other number",
-         "same postcode", "same postcode district", "same town", "different"),
-        (0.70, 0.12, 0.02, 0.04, 0.03, 0.03, 0.06),
-        (0.00005, 0.00005, 0.0003, 0.0005, 0.003, 0.02, 0.97625),
+         "same postcode and house number", "same postcode", "same postcode district",
+         "same town", "same street and number, other place", "different"),
+        (0.70, 0.12, 0.02, 0.03, 0.01, 0.03, 0.03, 0.005, 0.055),
+        (0.00005, 0.00005, 0.0003, 0.00001, 0.0005, 0.003, 0.02, 0.0001, 0.97599),
     ),
     Comparison(
         "email", ("exact", "close", "different"), (0.90, 0.03, 0.07), (0.00001, 0.0001, 0.99989)
@@ -236,11 +237,24 @@ def _address_level(left: dict, right: dict) -> int | None:
             names = _street_name(left), _street_name(right)
             if names[0] and names[1] and _street_similarity(*names) >= 0.90:
                 return 2
-    if same_postcode or close_postcode:
+    # A house number is nearly unique within a postcode: with it, a badly typed or differently
+    # written street is still the same address far more often than by chance.
+    same_number = bool(left["number"]) and left["number"] == right["number"]
+    towns_clash = both_cities and not same_city
+    if same_number and not towns_clash and (same_postcode or (close_postcode and both_cities)):
         return 3
-    if same_district:
+    if same_postcode or close_postcode:
         return 4
-    return 5 if same_city else 6
+    if same_district:
+        return 5
+    if same_city:
+        return 6
+    # The same street and number with both postcode and town different (or mistyped): weaker
+    # than the same place, as common street names repeat from town to town (the data says how
+    # much).
+    if same_number and _street_similarity(left["street"], right["street"]) >= 0.95:
+        return 7
+    return 8
 
 
 def _mailbox(address: str) -> tuple[str, str]:
