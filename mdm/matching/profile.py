@@ -18,6 +18,8 @@ CUSTOMER_PASSES = (
 )  # fmt: skip
 PRODUCT_PASSES = ("sku", "pt", "pn")
 TERM_FREQUENCY_FIELDS = ("first", "last", "company")
+# "street", "road", "place": they name no street of their own.
+_STREET_TYPES = frozenset({"street", *normalise.STREET_ABBREVIATIONS.values()})
 _UNIT_WORDS = frozenset({"flat", "apartment", "apt", "unit", "suite", "ste", "room", "floor"})
 
 
@@ -129,8 +131,10 @@ def customer_keys(profile: dict) -> list[str]:
             keys.append(f"hi:{profile['number']}:{''.join(sorted((first[0], last[0])))}")
     if words:
         street_code = nysiis(words[0])
+        named = [word for word in words if word not in _STREET_TYPES][:2]
         if first_code:
-            keys.append(f"fs:{first_code}:{street_code}")
+            # Two words, not only the first: address lines swapped, or a building name first.
+            keys.extend(f"fs:{first_code}:{nysiis(word)}" for word in named)
         if first and last:
             keys.append(f"si:{street_code}:{''.join(sorted((first[0], last[0])))}")
     keys.extend(f"ct:{token}" for token in tokens)
