@@ -16,6 +16,11 @@ def _profile(**attributes):
     return customer_profile(attributes)
 
 
+def at(line1, city, postcode):
+    """A profile with a billing address of one line, a town and a postcode."""
+    return _profile(billing_line1=line1, billing_city=city, billing_postcode=postcode)
+
+
 WEIGHTS = default_weights(CUSTOMER_COMPARISONS)
 
 
@@ -278,9 +283,6 @@ def test_the_blocked_pair_sample_is_the_same_whatever_the_string_hash_seed(tmp_p
 
 
 def test_a_typo_in_the_postcode_and_the_town_is_still_the_same_place():
-    def at(line1, city, postcode):
-        return _profile(billing_line1=line1, billing_city=city, billing_postcode=postcode)
-
     levels = CUSTOMER_COMPARISONS[3].levels
     original = at("6 goodwin street", "allawah", "3138")
     typed = at("6 goodwin street", "allwaah", "3128")
@@ -368,9 +370,6 @@ def test_a_second_address_line_one_side_lacks_does_not_make_another_street():
 
 
 def test_the_house_number_within_a_postcode_is_its_own_level():
-    def at(line1, city, postcode):
-        return _profile(billing_line1=line1, billing_city=city, billing_postcode=postcode)
-
     levels = CUSTOMER_COMPARISONS[3].levels
     home = at("148 sinclair street", "salisbury east", "3070")
 
@@ -392,9 +391,6 @@ def test_the_house_number_within_a_postcode_is_its_own_level():
 
 
 def test_the_same_street_and_number_in_another_place_is_its_own_level():
-    def at(line1, city, postcode):
-        return _profile(billing_line1=line1, billing_city=city, billing_postcode=postcode)
-
     levels = CUSTOMER_COMPARISONS[3].levels
     home = at("1 chuculba crescent", "ballarat", "2048")
     moved = at("1 chuculba crescent", "morwell", "2084")
