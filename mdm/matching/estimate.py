@@ -24,7 +24,7 @@ from mdm.parallel import fork_map, shared
 
 # Passes left out of the estimate's pairs: a given name on a street word ("john" on every
 # "high street") makes large groups of namesakes (a 100,000-record load peaked at 2,192 MB with
-# them, 1,744 MB without), and the other passes find nearly all the matches they find.
+# them, 1,744 MB without); FEBRL F1 came out the same or higher without them.
 NOT_SAMPLED = ("fs:", "si:")
 MAX_GROUP = 200  # larger blocks are too common to be informative (and quadratic)
 REVIEW_RECALL = 0.95  # share of the expected missed matches the review band should hold
