@@ -16,9 +16,14 @@ def _profile(**attributes):
     return customer_profile(attributes)
 
 
-def at(line1, city, postcode):
+def _located(line1, city, postcode):
     """A profile with a billing address of one line, a town and a postcode."""
     return _profile(billing_line1=line1, billing_city=city, billing_postcode=postcode)
+
+
+def _address_level(left, right) -> str:
+    """The label of the address level two profiles compare at."""
+    return CUSTOMER_COMPARISONS[3].levels[customer_levels(left, right)["address"]]
 
 
 WEIGHTS = default_weights(CUSTOMER_COMPARISONS)
@@ -90,9 +95,8 @@ def test_same_street_with_another_number_is_a_partial_agreement():
     left = _profile(billing_line1="12 High Street", billing_city="Leeds", billing_country="GB")
     right = _profile(billing_line1="40 High St", billing_city="Leeds", billing_country="GB")
     far = _profile(billing_line1="40 Low Road", billing_city="York", billing_country="GB")
-    levels = CUSTOMER_COMPARISONS[3].levels
-    assert levels[customer_levels(left, right)["address"]] == "same street, other number"
-    assert levels[customer_levels(left, far)["address"]] == "different"
+    assert _address_level(left, right) == "same street, other number"
+    assert _address_level(left, far) == "different"
 
 
 def test_same_postcode_district_is_weaker_than_same_postcode():
@@ -283,15 +287,14 @@ def test_the_blocked_pair_sample_is_the_same_whatever_the_string_hash_seed(tmp_p
 
 
 def test_a_typo_in_the_postcode_and_the_town_is_still_the_same_place():
-    levels = CUSTOMER_COMPARISONS[3].levels
-    original = at("6 goodwin street", "allawah", "3138")
-    typed = at("6 goodwin street", "allwaah", "3128")
-    assert levels[customer_levels(original, typed)["address"]] == "close street, same place"
-    joined = at("8 stanleykstreet", "winston hills", "4223")
-    spaced = at("8 stanley street", "winston hills", "4223")
-    assert levels[customer_levels(joined, spaced)["address"]] == "same street and place"
+    original = _located("6 goodwin street", "allawah", "3138")
+    typed = _located("6 goodwin street", "allwaah", "3128")
+    assert _address_level(original, typed) == "close street, same place"
+    joined = _located("8 stanleykstreet", "winston hills", "4223")
+    spaced = _located("8 stanley street", "winston hills", "4223")
+    assert _address_level(joined, spaced) == "same street and place"
     # One character apart but in another town: not the same place.
-    elsewhere = at("6 goodwin street", "bega", "3128")
+    elsewhere = _located("6 goodwin street", "bega", "3128")
     assert customer_levels(original, elsewhere)["address"] >= 3
 
 
@@ -363,40 +366,38 @@ def test_a_second_address_line_one_side_lacks_does_not_make_another_street():
 
     levels = CUSTOMER_COMPARISONS[3].levels
     both = at("47 kent street", "blue hills")
-    assert levels[customer_levels(both, at("47 kentstreet"))["address"]] == "same street and place"
+    assert _address_level(both, at("47 kentstreet")) == "same street and place"
     # Two different second lines are not one address with a line missing.
     other = customer_levels(at("47 kent street", "blue hills"), at("47 kent street", "red cliffs"))
     assert levels[other["address"]] != "same street and place"
 
 
 def test_the_house_number_within_a_postcode_is_its_own_level():
-    levels = CUSTOMER_COMPARISONS[3].levels
-    home = at("148 sinclair street", "salisbury east", "3070")
+    home = _located("148 sinclair street", "salisbury east", "3070")
 
     def level(other):
-        return levels[customer_levels(home, other)["address"]]
+        return _address_level(home, other)
 
     # The street written quite differently, but the same number in the same postcode.
-    assert level(at("148 brumby's run", "salisbury east", "3070")) == (
+    assert level(_located("148 brumby's run", "salisbury east", "3070")) == (
         "same postcode and house number"
     )
-    assert level(at("148 brumby's run", "salisbury eats", "3007")) == (
+    assert level(_located("148 brumby's run", "salisbury eats", "3007")) == (
         "same postcode and house number"
     )  # a typo in the postcode and in the town
-    assert level(at("12 brumby's run", "salisbury east", "3070")) == "same postcode"
+    assert level(_located("12 brumby's run", "salisbury east", "3070")) == "same postcode"
     # Another town under the same postcode, or a postcode one typo away with no town to
     # confirm it: a number shared by chance is not enough.
-    assert level(at("148 mackey place", "tyalgum", "3070")) == "same postcode"
-    assert level(at("148 mackey place", "", "3071")) == "same postcode"
+    assert level(_located("148 mackey place", "tyalgum", "3070")) == "same postcode"
+    assert level(_located("148 mackey place", "", "3071")) == "same postcode"
 
 
 def test_the_same_street_and_number_in_another_place_is_its_own_level():
-    levels = CUSTOMER_COMPARISONS[3].levels
-    home = at("1 chuculba crescent", "ballarat", "2048")
-    moved = at("1 chuculba crescent", "morwell", "2084")
-    assert levels[customer_levels(home, moved)["address"]] == "same street and number, other place"
-    other_number = at("3 chuculba crescent", "morwell", "2084")
-    assert levels[customer_levels(home, other_number)["address"]] == "different"
+    home = _located("1 chuculba crescent", "ballarat", "2048")
+    moved = _located("1 chuculba crescent", "morwell", "2084")
+    assert _address_level(home, moved) == "same street and number, other place"
+    other_number = _located("3 chuculba crescent", "morwell", "2084")
+    assert _address_level(home, other_number) == "different"
 
 
 def test_a_changed_surname_on_the_same_street_still_shares_a_blocking_key():
