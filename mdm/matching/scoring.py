@@ -427,14 +427,15 @@ def score(
         params = weights["fields"].get(comparison.name)
         if not params or len(params["m"]) != len(comparison.levels):
             params = {"m": comparison.m, "u": comparison.u}  # stored before the levels changed
-        m_value, u_value = params["m"][level], params["u"][level]
+        weight = level_weights(params["m"], params["u"])[level]
         if level == 0 and comparison.term_frequency and left is not None and frequency:
             counted = frequency(comparison.term_frequency, left[comparison.term_frequency])
             if counted is not None:
                 count, population = counted
+                m_value, u_value = params["m"][0], params["u"][0]
                 share = (count + u_value * TF_PSEUDO_COUNT) / (population + TF_PSEUDO_COUNT)
                 u_value = max(share, u_value / 10)
-        weight = math.log2(max(m_value, 1e-9) / max(u_value, 1e-12))
+                weight = math.log2(max(m_value, 1e-9) / max(u_value, 1e-12))
         total += weight
         explanation.append(
             {
@@ -452,6 +453,20 @@ def score(
         total = ceiling
     probability = 1 / (1 + 2 ** (-total)) if total > -1000 else 0.0
     return probability, explanation
+
+
+def level_weights(m: list[float], u: list[float]) -> list[float]:
+    """log2(m / u) of each level, none above the first (full agreement).
+
+    A partial agreement is never stronger evidence than the full one: where the estimate says
+    otherwise (a level that random pairs never reach gets a tiny u from the prior alone), the
+    steward would see "same postcode and house number" outweigh "same street and place".
+    """
+    table = [
+        math.log2(max(m_value, 1e-9) / max(u_value, 1e-12))
+        for m_value, u_value in zip(m, u, strict=True)
+    ]
+    return [table[0], *(min(weight, table[0]) for weight in table[1:])]
 
 
 def household_ceiling(levels: dict, log_odds: float) -> float:
@@ -476,10 +491,7 @@ class Scorer:
             params = weights["fields"].get(comparison.name)
             if not params or len(params["m"]) != len(comparison.levels):
                 params = {"m": comparison.m, "u": comparison.u}
-            table = [
-                math.log2(max(m_value, 1e-9) / max(u_value, 1e-12))
-                for m_value, u_value in zip(params["m"], params["u"], strict=True)
-            ]
+            table = level_weights(params["m"], params["u"])
             self.fields.append(
                 (comparison.name, table, params["m"][0], params["u"][0], comparison.term_frequency)
             )

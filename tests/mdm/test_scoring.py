@@ -418,3 +418,31 @@ def test_every_blocking_pass_says_which_fields_it_forces_to_agree():
     from mdm.matching.profile import CUSTOMER_PASSES, PRODUCT_PASSES
 
     assert set(CUSTOMER_PASSES) | set(PRODUCT_PASSES) <= set(PASS_FIELDS)
+
+
+def test_no_partial_agreement_outweighs_the_full_one():
+    from mdm.matching.scoring import Scorer
+
+    # As estimated on FEBRL 3: random pairs never share a postcode and a house number, so that
+    # level's u is the prior's alone and its raw weight (+22.5 bits) beat the whole address's.
+    weights = default_weights(CUSTOMER_COMPARISONS)
+    address = weights["fields"]["address"]
+    address["m"] = [0.60, 0.12, 0.02, 0.20, 0.01, 0.02, 0.02, 0.005, 0.005]
+    address["u"] = [6e-6, 5e-5, 3e-4, 3.4e-8, 5e-4, 3e-3, 2e-2, 1e-4, 0.976]
+    home = _located("12 Acacia Avenue", "Leeds", "LS1 4AB")
+    same = customer_levels(home, home)
+    renamed = customer_levels(home, _located("12 Wattle Road", "Leeds", "LS1 4AB"))
+    assert _address_level(home, _located("12 Wattle Road", "Leeds", "LS1 4AB")) == (
+        "same postcode and house number"
+    )
+
+    def address_weight(levels):
+        _, explanation = score(levels, weights, CUSTOMER_COMPARISONS)
+        return next(line["weight"] for line in explanation if line["field"] == "address")
+
+    assert address_weight(renamed) == address_weight(same) > 16
+    scorer = Scorer(weights, CUSTOMER_COMPARISONS)
+    assert scorer.probability(renamed) == scorer.probability(same)
+    # The other levels keep their own, lower weights.
+    moved_in_town = customer_levels(home, _located("3 Oak Lane", "Leeds", "LS9 9ZZ"))
+    assert address_weight(moved_in_town) < address_weight(same)
