@@ -24,8 +24,10 @@ from mdm.parallel import fork_map, shared
 
 # Passes left out of the estimate's pairs: a given name on a street word ("john" on every
 # "high street") makes large groups of namesakes (a 100,000-record load peaked at 2,192 MB with
-# them, 1,744 MB without); FEBRL F1 came out the same or higher without them.
-NOT_SAMPLED = ("fs:", "si:")
+# them, 1,744 MB without); FEBRL F1 came out the same or higher without them. A street in a
+# place (`st`) is left out for the same reason: on generated people with 5% movers, sampling it
+# brought 118 more review tasks and one false merge.
+NOT_SAMPLED = ("fs:", "si:", "st:")
 MAX_GROUP = 200  # larger blocks are too common to be informative (and quadratic)
 REVIEW_RECALL = 0.95  # share of the expected missed matches the review band should hold
 MIN_REVIEW_THRESHOLD = 0.01
@@ -56,6 +58,7 @@ PASS_FIELDS = {
     "cn": {"company", "address"},
     "ad": {"address"},
     "hn": {"address"},
+    "st": {"address"},
     "as": {"address"},
     "hi": {"address", "first_name", "last_name"},
     "fs": {"first_name", "address"},

@@ -14,7 +14,8 @@ from mdm.matching.phonetic import nysiis
 
 # Retrieval passes, in the order they are tried; documented in docs/mdm.md.
 CUSTOMER_PASSES = (
-    "em", "ph", "nn", "ni", "la", "fa", "ct", "cb", "cn", "ad", "hn", "as", "hi", "fs", "si", "pc"
+    "em", "ph", "nn", "ni", "la", "fa", "ct", "cb", "cn", "ad", "hn", "st", "as", "hi", "fs", "si",
+    "pc",
 )  # fmt: skip
 PRODUCT_PASSES = ("sku", "pt", "pn")
 TERM_FREQUENCY_FIELDS = ("first", "last", "company")
@@ -123,6 +124,9 @@ def customer_keys(profile: dict) -> list[str]:
             keys.append(f"ad:{profile['number']}:{nysiis(words[0])}:{locality}")
         if profile["number"] and (first or last or tokens):
             keys.append(f"hn:{profile['number']}:{locality}")  # a typo in the street name too
+        if words and (first or last or tokens):
+            # The street without the number: a typo or a new number there, and a name changed.
+            keys.append(f"st:{nysiis(words[0])}:{locality}")
     if profile["number"] and words:
         # House number + street, and house number + the initials of the names, without the
         # place: a record that lost its postcode and town still meets its duplicate.

@@ -446,3 +446,16 @@ def test_no_partial_agreement_outweighs_the_full_one():
     # The other levels keep their own, lower weights.
     moved_in_town = customer_levels(home, _located("3 Oak Lane", "Leeds", "LS9 9ZZ"))
     assert address_weight(moved_in_town) < address_weight(same)
+
+
+def test_a_new_name_and_house_number_on_the_same_street_still_shares_a_blocking_key():
+    from mdm.matching.profile import customer_keys
+
+    # FEBRL 3's rec-1083: the surname replaced, the given name mistyped, another house number.
+    before = _profile(first_name="Jaiden", last_name="Bloomfield",
+                      billing_line1="147 Hopkins Street", billing_city="Gorokan",
+                      billing_postcode="2576")  # fmt: skip
+    after = _profile(first_name="Jaisen", last_name="Glosetr", billing_line1="3 Hopkins Street",
+                     billing_city="Gorokan", billing_postcode="2567")  # fmt: skip
+    retrieval = {key for key in customer_keys(before) if not key.startswith("tf.")}
+    assert retrieval & set(customer_keys(after))
