@@ -14,8 +14,8 @@ from mdm.matching.phonetic import nysiis
 
 # Retrieval passes, in the order they are tried; documented in docs/mdm.md.
 CUSTOMER_PASSES = (
-    "em", "ph", "nn", "ni", "la", "fa", "ct", "cb", "cn", "ad", "hn", "st", "as", "hi", "fs", "si",
-    "pc",
+    "em", "ph", "nn", "ni", "la", "fa", "ct", "cb", "cn", "ad", "hn", "st", "as", "hi", "fs", "ls",
+    "si", "pc",
 )  # fmt: skip
 PRODUCT_PASSES = ("sku", "pt", "pn")
 TERM_FREQUENCY_FIELDS = ("first", "last", "company")
@@ -139,6 +139,9 @@ def customer_keys(profile: dict) -> list[str]:
         if first_code:
             # Two words, not only the first: address lines swapped, or a building name first.
             keys.extend(f"fs:{first_code}:{nysiis(word)}" for word in named)
+        if last_code:
+            # The same for the surname: a given name replaced and the place mistyped.
+            keys.extend(f"ls:{last_code}:{nysiis(word)}" for word in named)
         if first and last:
             keys.append(f"si:{street_code}:{''.join(sorted((first[0], last[0])))}")
     keys.extend(f"ct:{token}" for token in tokens)

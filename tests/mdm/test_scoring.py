@@ -459,3 +459,17 @@ def test_a_new_name_and_house_number_on_the_same_street_still_shares_a_blocking_
                      billing_city="Gorokan", billing_postcode="2567")  # fmt: skip
     retrieval = {key for key in customer_keys(before) if not key.startswith("tf.")}
     assert retrieval & set(customer_keys(after))
+
+
+def test_a_replaced_given_name_in_a_mistyped_place_still_shares_a_blocking_key():
+    from mdm.matching.profile import customer_keys
+
+    # FEBRL 2's rec-2565: another given name, no house number, town and postcode mistyped.
+    before = _profile(first_name="Libby", last_name="Leszczynski",
+                      billing_line1="6 Hyndes Crescent", billing_city="St Kilda East",
+                      billing_postcode="7010")  # fmt: skip
+    after = _profile(first_name="Arren", last_name="Leszczynski",
+                     billing_line1="Hyndes Creascent", billing_city="St Kilfa East",
+                     billing_postcode="0710")  # fmt: skip
+    retrieval = {key for key in customer_keys(before) if not key.startswith("tf.")}
+    assert retrieval & set(customer_keys(after))
