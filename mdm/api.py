@@ -35,6 +35,13 @@ class CustomerQuerySerializer(serializers.Serializer):
     limit = serializers.IntegerField(required=False, default=10, min_value=1, max_value=100)
 
     def validate(self, attrs):
+        # An unknown name ("billing_line1") would otherwise be dropped and match on less.
+        unknown = sorted(set(self.initial_data) - set(self.fields))
+        if unknown:
+            raise serializers.ValidationError(
+                f"Unknown attribute(s): {', '.join(unknown)}. "
+                f"Use the canonical CSV columns: {', '.join(self.fields)}."
+            )
         if not any(value for key, value in attrs.items() if key != "limit"):
             raise serializers.ValidationError("Give at least one attribute to match on.")
         return attrs

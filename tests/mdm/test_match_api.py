@@ -56,3 +56,12 @@ def test_match_needs_a_user_who_may_view_customers(db):
     nobody = User.objects.create_user("nobody", password="pw-for-tests-only")
     assert _client(nobody).post(URL, QUERY, format="json").status_code == 403
     assert APIClient().post(URL, QUERY, format="json").status_code in (401, 403)
+
+
+def test_match_with_an_unknown_attribute_is_a_400_naming_it(steward):
+    response = _client(steward).post(
+        URL, {"last_name": "Lee", "billing_line1": "1 High St"}, format="json"
+    )
+    assert response.status_code == 400
+    assert "billing_line1" in str(response.json())
+    assert "address_line1" in str(response.json())
