@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from mdm.bulkwrite import insert_rows, json_loads, reserve_ids, write_rows
 from mdm.ingest import IngestAction, ingest_record
-from mdm.keyindex import RunKeys, build_postings_index, key_hashes
+from mdm.keyindex import RunKeys, build_postings_index, key_hashes, postings_index_deferred
 from mdm.matching import blocking
 from mdm.matching.matcher import comparisons_for, profile_and_keys, weights_for
 from mdm.matching.profile import is_retrieval_key
@@ -480,9 +480,12 @@ def _ingest_fresh(entity: str, fresh: list, settings: MatchSettings, run: RunKey
             ],
         )
         _insert_keys(
-            (entity, key, record.id)
-            for record, (_, _, _, keys) in zip(records, prepared, strict=True)
-            for key in keys
+            (
+                (entity, key, record.id)
+                for record, (_, _, _, keys) in zip(records, prepared, strict=True)
+                for key in keys
+            ),
+            in_key_order=not postings_index_deferred(),
         )
 
     _write_new_goldens(model, entity, live_new, records, meanwhile=write_records)
@@ -502,9 +505,14 @@ def _ingest_fresh(entity: str, fresh: list, settings: MatchSettings, run: RunKey
     return outcomes, written, mark
 
 
-def _insert_keys(rows) -> None:
-    """Insert blocking keys as plain rows: the ORM's per-value work dominates otherwise."""
-    rows = sorted(rows, key=lambda row: row[1])  # in key order: the index grows at few places
+def _insert_keys(rows, *, in_key_order: bool = True) -> None:
+    """Insert blocking keys as plain rows: the ORM's per-value work dominates otherwise.
+
+    In key order the postings index grows at few places; while a first load has dropped it,
+    record order (as they come) keeps the record-id index append-only and saves the sort.
+    """
+    if in_key_order:
+        rows = sorted(rows, key=lambda row: row[1])
     write_rows(BlockingKey._meta.db_table, ["entity", "key", "source_record_id"], rows)
 
 
