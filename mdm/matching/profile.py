@@ -43,6 +43,7 @@ def customer_profile(attributes: dict) -> dict:
         )
     )
     line1 = normalise.street(attributes.get(f"{prefix}_line1"))
+    line2 = normalise.street(attributes.get(f"{prefix}_line2"))
     postcode = normalise.postcode(attributes.get(f"{prefix}_postcode"), country)
     number = re.search(r"\b\d+[a-z]?\b", street)
     first = normalise.given_name(first_raw)
@@ -60,6 +61,8 @@ def customer_profile(attributes: dict) -> dict:
         # The first line alone as well: a second line (flat, building, district) is often
         # held by one system and not by another.
         "line1": line1 if line1 != street else "",
+        # The second line's name (a building, an estate, a locality), without flat numbers.
+        "place_name": street_name(line2) if line1 and line2 else "",
         "number": number.group(0) if number else "",
         "street_name": street_name(street),
         "postcode": postcode,

@@ -20,6 +20,7 @@ from rapidfuzz.fuzz import ratio, token_set_ratio, token_sort_ratio
 
 from mdm.matching.normalise import postcode_area, same_phone
 from mdm.matching.phonetic import nysiis
+from mdm.matching.profile import street_name
 
 
 @dataclass(frozen=True)
@@ -51,9 +52,10 @@ CUSTOMER_COMPARISONS = (
         "address",
         ("same street and place", "close street, same place", "same street, other number",
          "same postcode and house number", "same postcode", "same postcode district",
-         "same town", "same street and number, other place", "different"),
-        (0.70, 0.12, 0.02, 0.03, 0.01, 0.03, 0.03, 0.005, 0.055),
-        (0.00005, 0.00005, 0.0003, 0.00001, 0.0005, 0.003, 0.02, 0.0001, 0.97599),
+         "same town", "same street and number, other place", "same second line, same place",
+         "different"),
+        (0.70, 0.12, 0.02, 0.03, 0.01, 0.03, 0.03, 0.005, 0.01, 0.045),
+        (0.00005, 0.00005, 0.0003, 0.00001, 0.0005, 0.003, 0.02, 0.0001, 0.0002, 0.97579),
     ),
     Comparison(
         "email", ("exact", "close", "different"), (0.90, 0.03, 0.07), (0.00001, 0.0001, 0.99989)
@@ -243,6 +245,8 @@ def _address_level(left: dict, right: dict) -> int | None:
     towns_clash = both_cities and not same_city
     if same_number and not towns_clash and (same_postcode or (close_postcode and both_cities)):
         return 3
+    if same_place and not towns_clash and _same_place_names(left, right):
+        return 8
     if same_postcode or close_postcode:
         return 4
     if same_district:
@@ -254,7 +258,24 @@ def _address_level(left: dict, right: dict) -> int | None:
     # much).
     if same_number and _street_similarity(left["street"], right["street"]) >= 0.95:
         return 7
-    return 8
+    return 9
+
+
+def _place_name(profile: dict) -> str:
+    name = profile.get("place_name")
+    if name is None:  # a profile stored before the field was added
+        line1 = profile.get("line1") or ""
+        rest = profile["street"][len(line1) :] if line1 else ""
+        name = street_name(rest) if line1 and profile["street"].startswith(line1) else ""
+    return name
+
+
+def _same_place_names(left: dict, right: dict) -> bool:
+    """Both second lines name the same building, estate or locality (typos allowed)."""
+    names = _place_name(left), _place_name(right)
+    if min(len(names[0].replace(" ", "")), len(names[1].replace(" ", ""))) < 4:
+        return False  # "flat 3" names nothing; "sec" is too short to tell
+    return _street_similarity(*names) >= 0.88
 
 
 def _mailbox(address: str) -> tuple[str, str]:

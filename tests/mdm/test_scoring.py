@@ -427,8 +427,8 @@ def test_no_partial_agreement_outweighs_the_full_one():
     # level's u is the prior's alone and its raw weight (+22.5 bits) beat the whole address's.
     weights = default_weights(CUSTOMER_COMPARISONS)
     address = weights["fields"]["address"]
-    address["m"] = [0.60, 0.12, 0.02, 0.20, 0.01, 0.02, 0.02, 0.005, 0.005]
-    address["u"] = [6e-6, 5e-5, 3e-4, 3.4e-8, 5e-4, 3e-3, 2e-2, 1e-4, 0.976]
+    address["m"] = [0.60, 0.12, 0.02, 0.20, 0.01, 0.02, 0.02, 0.005, 0.001, 0.004]
+    address["u"] = [6e-6, 5e-5, 3e-4, 3.4e-8, 5e-4, 3e-3, 2e-2, 1e-4, 1e-4, 0.9759]
     home = _located("12 Acacia Avenue", "Leeds", "LS1 4AB")
     same = customer_levels(home, home)
     renamed = customer_levels(home, _located("12 Wattle Road", "Leeds", "LS1 4AB"))
@@ -473,3 +473,30 @@ def test_a_replaced_given_name_in_a_mistyped_place_still_shares_a_blocking_key()
                      billing_postcode="0710")  # fmt: skip
     retrieval = {key for key in customer_keys(before) if not key.startswith("tf.")}
     assert retrieval & set(customer_keys(after))
+
+
+def test_the_same_named_second_line_in_the_same_place_is_its_own_level():
+    def at(line1, line2, city="forest hill", postcode="4655"):
+        return _profile(billing_line1=line1, billing_line2=line2, billing_city=city,
+                        billing_postcode=postcode)  # fmt: skip
+
+    home = at("18 madigan street", "kareela")
+    # FEBRL 4's rec-3008: the street replaced, the building or estate name kept.
+    assert _address_level(home, at("140 dexter street", "kareela")) == (
+        "same second line, same place"
+    )
+    assert _address_level(home, at("2 gask place", "kareela", "forest hil")) == (
+        "same second line, same place"
+    )
+    # A flat number names no place; another town is not the same place.
+    assert _address_level(at("18 madigan street", "flat 3"), at("2 gask place", "flat 3")) == (
+        "same postcode"
+    )
+    assert _address_level(home, at("2 gask place", "kareela", "ivanhoe")) != (
+        "same second line, same place"
+    )
+    # A profile stored before the field existed derives it from its lines.
+    stored = {key: value for key, value in home.items() if key != "place_name"}
+    assert _address_level(stored, at("140 dexter street", "kareela")) == (
+        "same second line, same place"
+    )
