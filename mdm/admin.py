@@ -17,6 +17,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.text import capfirst
 
 from mdm.merge import MergeError, decide_review, merge, unmerge
@@ -37,6 +38,20 @@ from mdm.models import (
 )
 from mdm.review import comparison_context
 from mdm.survivorship import apply_survivorship, pin, provenance_of, unpin
+
+
+def _summary(record) -> str:
+    """One line that tells a golden record apart in a list: its name, then place or SKU."""
+    if isinstance(record, Product):
+        return f"{record.name or '(no name)'} [{record.sku or 'no SKU'}]"
+    person = " ".join(part for part in (record.first_name, record.last_name) if part)
+    name = record.company_name or person or record.email or "(no name)"
+    place = ", ".join(
+        part
+        for part in (record.billing_line1, record.billing_city, record.billing_postcode)
+        if part
+    )
+    return f"{name} · {place}" if place else name
 
 
 def _log(request, obj, message: str) -> None:
@@ -247,9 +262,11 @@ class GoldenAdmin(admin.ModelAdmin):
 @admin.register(Customer)
 class CustomerAdmin(GoldenAdmin):
     list_display = ("__str__", "company_name", "first_name", "last_name", "email",
-                    "billing_postcode", "status", "updated_at")  # fmt: skip
+                    "billing_city", "billing_postcode", "status", "updated_at")  # fmt: skip
     list_filter = ("status", "billing_country")
-    search_fields = ("=id", "company_name", "last_name", "email", "billing_postcode")
+    # Every word must match one of these: "oliver white" needs the given name searched too.
+    search_fields = ("=id", "company_name", "first_name", "last_name", "email", "billing_city",
+                     "billing_postcode")  # fmt: skip
 
 
 @admin.register(Product)
@@ -300,7 +317,7 @@ class ReviewStateFilter(admin.SimpleListFilter):
 
 @admin.register(ReviewTask)
 class ReviewTaskAdmin(admin.ModelAdmin):
-    list_display = ("__str__", "entity", "chance", "status", "created_at", "compare", "decide")
+    list_display = ("pair", "chance", "decide", "strongest", "compare", "status", "created_at")
     list_filter = (ReviewStateFilter, "entity")
     show_full_result_count = False
     actions = ("approve_merge", "not_the_same")
@@ -319,6 +336,50 @@ class ReviewTaskAdmin(admin.ModelAdmin):
         if obj is not None and self.has_change_permission(request, obj):
             return self.readonly_fields
         return tuple(name for name in self.readonly_fields if name != "decide")
+
+    def get_changelist_instance(self, request):
+        """The page's golden records in one query per entity, for the "Pair" column (one
+        query per row would cost a hundred queries a page)."""
+        changelist = super().get_changelist_instance(request)
+        tasks = list(changelist.result_list)  # evaluated once; the template reuses the rows
+        wanted: dict[str, set] = {}
+        for task in tasks:
+            wanted.setdefault(task.entity, set()).update((task.left_id, task.right_id))
+        found = {}
+        for entity, ids in wanted.items():
+            found.update(golden_model(entity).objects.in_bulk(list(ids)))
+        for task in tasks:
+            task.pair_records = (found.get(task.left_id), found.get(task.right_id))
+        return changelist
+
+    @admin.display(description="Pair")
+    def pair(self, obj):
+        """Both golden records as a steward tells them apart: name and place, or name and SKU."""
+        records = getattr(obj, "pair_records", None)
+        if records is None:
+            model = golden_model(obj.entity)
+            records = (model.objects.filter(pk=obj.left_id).first(),
+                       model.objects.filter(pk=obj.right_id).first())  # fmt: skip
+        return format_html(
+            "{}<br>~ {}", *(_summary(record) if record else "(deleted)" for record in records)
+        )
+
+    @admin.display(description="Strongest evidence")
+    def strongest(self, obj):
+        """The fields that weigh most either way, with their agreement: what to check first."""
+        fields = [
+            item
+            for item in obj.explanation.get("fields", [])
+            if item.get("weight") and item.get("level") != "missing"
+        ]
+        fields.sort(key=lambda item: -abs(item["weight"]))
+        if not fields:
+            return "-"
+        return format_html_join(
+            mark_safe("<br>"),
+            "{}: {} ({})",
+            ((item["field"], item["level"], f"{item['weight']:+.1f}") for item in fields[:3]),
+        )
 
     @admin.display(description="Probability", ordering="probability")
     def chance(self, obj):

@@ -83,3 +83,36 @@ def test_auditor_cannot_decide_review_tasks(client, auditor, review_task):
     client.post(reverse("admin:mdm_reviewtask_decide", args=[review_task.pk]), {"same": "1"})
     review_task.refresh_from_db()
     assert review_task.status == ReviewStatus.OPEN
+
+
+def test_review_queue_names_both_records_and_the_strongest_evidence(
+    client, steward, review_task, django_assert_max_num_queries
+):
+    client.force_login(steward)
+    url = reverse("admin:mdm_reviewtask_changelist")
+    client.get(url)  # sessions, permissions and content types warmed up
+    with django_assert_max_num_queries(12):
+        page = client.get(url)
+    content = page.content.decode()
+    assert "Mary Smith" in content and "William Smith" in content  # both sides, by name
+    assert "first_name: different (" in content or "first_name: nickname (" in content
+
+
+def test_review_queue_loads_the_golden_records_once_per_page_not_once_per_row(
+    client, steward, django_assert_max_num_queries
+):
+    for number, first in enumerate(("Mary", "Anne", "Jane", "Rose", "Ruth", "Ella")):
+        ingest_customer(person(system="shop", external_id=str(number), first=first))
+    assert ReviewTask.objects.count() >= 5
+    client.force_login(steward)
+    url = reverse("admin:mdm_reviewtask_changelist")
+    client.get(url)
+    with django_assert_max_num_queries(12):
+        client.get(url)
+
+
+def test_golden_list_search_matches_given_name_and_surname_together(client, steward):
+    ingest_customer(person(first="Oliver"))
+    client.force_login(steward)
+    page = client.get(reverse("admin:mdm_customer_changelist"), {"q": "oliver smith"})
+    assert "1 result" in page.content.decode()
