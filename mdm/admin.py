@@ -40,6 +40,16 @@ from mdm.review import comparison_context
 from mdm.survivorship import apply_survivorship, pin, provenance_of, unpin
 
 
+class KeepsTheRecord:
+    """No deleting from the admin: merges hold the snapshot an unmerge restores, history and
+    decisions are the audit trail, review tasks record who decided what, and a golden id is
+    never given up (merged-away records stay as tombstones), nor its cross-references.
+    Stewards merge, unmerge and decide instead."""
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 def _summary(record) -> str:
     """One line that tells a golden record apart in a list: its name, then place or SKU."""
     if isinstance(record, Product):
@@ -97,7 +107,7 @@ def _table(headers, rows) -> str:
     return format_html("<table><thead><tr>{}</tr></thead><tbody>{}</tbody></table>", head, body)
 
 
-class GoldenAdmin(admin.ModelAdmin):
+class GoldenAdmin(KeepsTheRecord, admin.ModelAdmin):
     """Shared by golden customers and products."""
 
     show_full_result_count = False
@@ -277,7 +287,7 @@ class ProductAdmin(GoldenAdmin):
 
 
 @admin.register(SourceRecord)
-class SourceRecordAdmin(admin.ModelAdmin):
+class SourceRecordAdmin(KeepsTheRecord, admin.ModelAdmin):
     list_display = ("__str__", "entity", "system", "external_id", "customer", "product",
                     "source_modified_at")  # fmt: skip
     list_filter = ("entity", "system")
@@ -316,7 +326,7 @@ class ReviewStateFilter(admin.SimpleListFilter):
 
 
 @admin.register(ReviewTask)
-class ReviewTaskAdmin(admin.ModelAdmin):
+class ReviewTaskAdmin(KeepsTheRecord, admin.ModelAdmin):
     list_display = ("pair", "chance", "decide", "strongest", "compare", "status", "created_at")
     list_filter = (ReviewStateFilter, "entity")
     show_full_result_count = False
@@ -514,7 +524,7 @@ class ReviewTaskAdmin(admin.ModelAdmin):
 
 
 @admin.register(Merge)
-class MergeAdmin(admin.ModelAdmin):
+class MergeAdmin(KeepsTheRecord, admin.ModelAdmin):
     list_display = ("__str__", "entity", "probability", "actor", "reason", "created_at",
                     "undone_at")  # fmt: skip
     list_filter = ("entity",)
@@ -540,7 +550,7 @@ class MergeAdmin(admin.ModelAdmin):
         self.message_user(request, "Unmerge done where possible.")
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(KeepsTheRecord, admin.ModelAdmin):
     show_full_result_count = False
 
     def has_add_permission(self, request):

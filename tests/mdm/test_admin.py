@@ -4,6 +4,7 @@ import pytest
 from django.contrib.admin.models import LogEntry
 from django.urls import reverse
 
+from connectors.canonical import Address
 from mdm.ingest import ingest_customer
 from mdm.merge import merge
 from mdm.models import Customer, Merge, ReviewStatus, ReviewTask
@@ -116,3 +117,23 @@ def test_golden_list_search_matches_given_name_and_surname_together(client, stew
     client.force_login(steward)
     page = client.get(reverse("admin:mdm_customer_changelist"), {"q": "oliver smith"})
     assert "1 result" in page.content.decode()
+
+
+def test_nothing_that_keeps_the_record_can_be_deleted_in_the_admin(client, django_user_model):
+    """A deleted merge could never be undone; history, decisions and tombstones are the trail."""
+    admin_user = django_user_model.objects.create_superuser("root", "root@example.com", "x")
+    survivor = Customer.objects.get(pk=ingest_customer(person()).golden_id)
+    other = person(system="shop", external_id="9", first="Ada", last="Byron",
+                   address=Address(["1 Mill Lane"], "Leeds", "", "LS1 4AB", "GB"))  # fmt: skip
+    merged = Customer.objects.get(pk=ingest_customer(other).golden_id)
+    assert survivor.pk != merged.pk
+    merge_row = merge(survivor, merged, reason="test")
+    client.force_login(admin_user)
+    for model, pk in (("merge", merge_row.pk), ("customer", survivor.pk),
+                      ("historyentry", None), ("sourcerecord", None)):  # fmt: skip
+        listing = client.get(reverse(f"admin:mdm_{model}_changelist")).content.decode()
+        assert 'value="delete_selected"' not in listing, model
+        if pk is not None:
+            url = reverse(f"admin:mdm_{model}_delete", args=[pk])
+            assert client.post(url, {"post": "yes"}).status_code == 403, model
+    assert Merge.objects.filter(pk=merge_row.pk).exists()
