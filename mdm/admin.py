@@ -541,13 +541,17 @@ class MergeAdmin(KeepsTheRecord, admin.ModelAdmin):
 
     @admin.action(description="Unmerge (restore both records exactly)", permissions=["change"])
     def undo(self, request, queryset):
+        undone = 0
         for merge_row in queryset.filter(undone_at=None).order_by("-created_at"):
             try:
                 unmerge(merge_row, actor=request.user, reason="unmerged in the admin")
                 _log(request, merge_row, "Unmerged")
+                undone += 1
             except MergeError as exc:
                 self.message_user(request, f"{merge_row}: {exc}", messages.ERROR)
-        self.message_user(request, "Unmerge done where possible.")
+        skipped = queryset.count() - queryset.filter(undone_at=None).count() - undone
+        note = f"; {skipped} already undone, left as they were" if skipped > 0 else ""
+        self.message_user(request, f"Unmerged {undone} merge(s){note}.")
 
 
 class ReadOnlyAdmin(KeepsTheRecord, admin.ModelAdmin):

@@ -72,11 +72,12 @@ def test_unmerge_action_restores_the_merged_record(client, steward):
     other = ingest_customer(person(system="shop", external_id="7", first="Mary")).golden_id
     merge(first, Customer.objects.get(pk=other))
     client.force_login(steward)
-    client.post(
-        reverse("admin:mdm_merge_changelist"),
-        {"action": "undo", "_selected_action": [Merge.objects.get().pk]},
-    )
+    selected = {"action": "undo", "_selected_action": [Merge.objects.get().pk]}
+    page = client.post(reverse("admin:mdm_merge_changelist"), selected, follow=True)
     assert Customer.objects.get(pk=other).status == "active"
+    assert "Unmerged 1 merge(s)." in page.content.decode()
+    again = client.post(reverse("admin:mdm_merge_changelist"), selected, follow=True)
+    assert "Unmerged 0 merge(s); 1 already undone, left as they were." in again.content.decode()
 
 
 def test_auditor_cannot_decide_review_tasks(client, auditor, review_task):
