@@ -54,14 +54,12 @@ def _summary(record) -> str:
     """One line that tells a golden record apart in a list: its name, then place or SKU."""
     if isinstance(record, Product):
         return f"{record.name or '(no name)'} [{record.sku or 'no SKU'}]"
-    person = " ".join(part for part in (record.first_name, record.last_name) if part)
-    name = record.company_name or person or record.email or "(no name)"
     place = ", ".join(
         part
         for part in (record.billing_line1, record.billing_city, record.billing_postcode)
         if part
     )
-    return f"{name} · {place}" if place else name
+    return f"{record.label} · {place}" if place else record.label
 
 
 def _log(request, obj, message: str) -> None:

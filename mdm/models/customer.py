@@ -52,9 +52,13 @@ class Customer(GoldenRecord):
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
+        return f"{self.label} [{str(self.id)[:8]}]"
+
+    @property
+    def label(self) -> str:
+        """What a steward calls the record: the company, else the person, else the email."""
         person = " ".join(part for part in (self.first_name, self.last_name) if part)
-        label = self.company_name or person or self.email or "(no name)"
-        return f"{label} [{str(self.id)[:8]}]"
+        return self.company_name or person or self.email or "(no name)"
 
     def source_records(self):
         return self.sourcerecord_set.all()
