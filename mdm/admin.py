@@ -37,7 +37,13 @@ from mdm.models import (
     golden_model,
 )
 from mdm.review import comparison_context
-from mdm.survivorship import apply_survivorship, pin, provenance_of, unpin
+from mdm.survivorship import (
+    apply_survivorship,
+    apply_survivorship_many,
+    pin,
+    provenance_of,
+    unpin,
+)
 
 
 class KeepsTheRecord:
@@ -262,9 +268,15 @@ class GoldenAdmin(KeepsTheRecord, admin.ModelAdmin):
 
     @admin.action(description="Recompute surviving values", permissions=["change"])
     def recompute(self, request, queryset):
-        for golden in queryset.filter(status=GoldenStatus.ACTIVE):
-            apply_survivorship(golden, actor=request.user, reason="recomputed in the admin")
-        self.message_user(request, "Surviving values recomputed.")
+        ids = list(queryset.filter(status=GoldenStatus.ACTIVE).values_list("pk", flat=True))
+        changed = apply_survivorship_many(
+            self.model, ids, actor=request.user, reason="recomputed in the admin"
+        )
+        self.message_user(
+            request,
+            f"Recomputed {len(ids)} record(s): {changed} changed, {len(ids) - changed} "
+            "already had their surviving values.",
+        )
 
 
 @admin.register(Customer)

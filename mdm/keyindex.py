@@ -24,6 +24,7 @@ from django.db.models import Max
 
 from mdm.matching.profile import is_retrieval_key
 from mdm.models import BlockingKey, SourceRecord
+from mdm.parallel import worker_count
 
 _EMPTY = np.empty(0, dtype=np.int64)
 
@@ -185,10 +186,17 @@ def build_postings_index(*, check: bool = False) -> bool:
     index = next(index for index in BlockingKey._meta.indexes if index.name == POSTINGS_INDEX)
     statement = index.create_sql(BlockingKey, connection.schema_editor())
     pending = connection.vendor == "postgresql" and connection.in_atomic_block
+    sqlite = connection.vendor == "sqlite"
     with connection.cursor() as cursor:
         if pending:  # rows this transaction wrote have deferred checks, which block the index
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        cursor.execute(str(statement))
+        if sqlite:  # sort the rows on all cores: 22.5 million rows in 15 s instead of 21-25 s
+            cursor.execute(f"PRAGMA threads={worker_count()}")
+        try:
+            cursor.execute(str(statement))
+        finally:
+            if sqlite:
+                cursor.execute("PRAGMA threads=0")
         if pending:
             cursor.execute("SET CONSTRAINTS ALL DEFERRED")  # as Django's foreign keys begin
     _deferred["dropped"] = False

@@ -138,3 +138,28 @@ def test_nothing_that_keeps_the_record_can_be_deleted_in_the_admin(client, djang
             url = reverse(f"admin:mdm_{model}_delete", args=[pk])
             assert client.post(url, {"post": "yes"}).status_code == 403, model
     assert Merge.objects.filter(pk=merge_row.pk).exists()
+
+
+def test_recompute_action_applies_a_changed_rule_to_the_selected_records(client, steward):
+    from mdm.models import HistoryEntry, SurvivorshipRule
+
+    ingest_customer(person(email="bill@crm.example"))
+    golden = Customer.objects.get(pk=ingest_customer(
+        person(system="shop", external_id="7", email="bill@shop.example")
+    ).golden_id)  # fmt: skip
+    other = Customer.objects.get(
+        pk=ingest_customer(person(external_id="9", last="Okafor")).golden_id
+    )
+    assert golden.email == "bill@shop.example"  # the most recent
+    SurvivorshipRule.objects.create(entity="customer", attribute="email", rule="source_priority",
+                                    source_trust={"crm": 0.9, "shop": 0.1})  # fmt: skip
+    client.force_login(steward)
+    selected = {"action": "recompute", "_selected_action": [golden.pk, other.pk]}
+    page = client.post(reverse("admin:mdm_customer_changelist"), selected, follow=True)
+    assert "Recomputed 2 record(s): 1 changed, 1 already had their surviving values." in (
+        page.content.decode()
+    )
+    golden.refresh_from_db()
+    assert golden.email == "bill@crm.example"
+    entry = HistoryEntry.objects.get(golden_id=golden.pk, reason="recomputed in the admin")
+    assert entry.actor == steward and entry.changes["email"][1] == "bill@crm.example"

@@ -293,3 +293,55 @@ def test_candidates_sharing_one_key_are_few_and_come_from_the_smallest_keys():
     assert chosen[2:] == list(range(100, 100 + MAX_SINGLE_KEY_CANDIDATES))
     many = Counter({record_id: 2 for record_id in range(50)})
     assert len(choose_candidates(many)) == MAX_CANDIDATE_RECORDS
+
+
+PERSON = (
+    "source_system,source_id,first_name,last_name,email,phone,address_line1,city,postcode,country\n"
+)
+
+
+def _person_file(tmp_path, name, *rows):
+    path = tmp_path / name
+    path.write_text(PERSON + "".join(f"{system},{external_id},Ann,Okafor,{email},{phone},"
+                                     "4 Mill Lane,Leeds,LS1 4AB,GB\n"
+                                     for system, external_id, email, phone in rows))  # fmt: skip
+    return path
+
+
+def test_new_golden_records_of_a_bulk_load_follow_the_stewards_rules(tmp_path):
+    from mdm.models import SurvivorshipRule
+
+    SurvivorshipRule.objects.create(entity="customer", attribute="email", rule="source_priority",
+                                    source_trust={"crm": 0.9, "shop": 0.1})  # fmt: skip
+    _load(_person_file(tmp_path, "a.csv", ("crm", "1", "ann@crm.example", "0113 496 0000"),
+                       ("shop", "2", "ann@shop.example", "0113 496 0000")))  # fmt: skip
+    golden = Customer.objects.get(status="active")
+    assert golden.sourcerecord_set.count() == 2
+    assert golden.email == "ann@crm.example"  # the later row, were the default rule used
+
+
+def test_an_existing_golden_record_a_bulk_load_adds_to_keeps_pins_rules_and_history(tmp_path):
+    from mdm.models import HistoryEntry, SurvivorshipRule
+    from mdm.survivorship import pin, provenance_of
+
+    _load(_person_file(tmp_path, "a.csv", ("crm", "1", "ann@crm.example", "0113 496 0000")))
+    golden = Customer.objects.get(status="active")
+    golden.last_name = "Okafor-Smith"  # a steward's correction, kept by pinning it
+    golden.save()
+    pin(golden, "last_name")
+    SurvivorshipRule.objects.create(entity="customer", attribute="email", rule="source_priority",
+                                    source_trust={"crm": 0.9, "shop": 0.1})  # fmt: skip
+    _load(_person_file(tmp_path, "b.csv", ("shop", "2", "ann@shop.example", "0113 496 0000"),
+                       ("shop", "3", "ann@shop.example", "0113 496 0001")))  # fmt: skip
+    golden.refresh_from_db()
+    assert golden.sourcerecord_set.count() == 3
+    assert golden.last_name == "Okafor-Smith"  # pinned
+    assert golden.email == "ann@crm.example"  # the stewards' rule
+    assert sorted(golden.emails) == ["ann@crm.example", "ann@shop.example"]  # new ones too
+    assert golden.phone == "+441134960001"  # the most recent: the file's last row
+    provenance = provenance_of(golden)
+    assert provenance["phone"]["source_record_id"] == SourceRecord.objects.get(external_id="3").pk
+    assert provenance["last_name"]["rule"] == "pinned"
+    entry = HistoryEntry.objects.get(golden_id=golden.pk, reason="batch import")
+    assert entry.changes["phone"] == ["+441134960000", "+441134960001"]
+    assert set(entry.changes) == {"phone", "phones", "emails"}

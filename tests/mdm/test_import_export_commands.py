@@ -138,3 +138,41 @@ def test_an_import_rebuilds_the_key_index_a_killed_load_left_unbuilt(tmp_path):
     assert "Rebuilt the blocking-key index" in out
     assert postings_index_present()
     assert "3 unchanged" in out
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_key_index_is_sorted_on_all_cores_and_the_setting_put_back(tmp_path, monkeypatch):
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        pytest.skip("PRAGMA threads is SQLite's")
+    from django.db.backends.utils import CursorWrapper
+
+    statements = []
+    original = CursorWrapper.execute
+
+    def watched(self, sql, params=None):
+        statements.append(str(sql))
+        return original(self, sql, params)
+
+    monkeypatch.setattr("mdm.keyindex.worker_count", lambda: 2)
+    monkeypatch.setattr(CursorWrapper, "execute", watched)
+    _import(tmp_path, HEADER + ROWS)
+    create = next(at for at, sql in enumerate(statements) if "CREATE INDEX" in sql)
+    assert statements[create - 1] == "PRAGMA threads=2"
+    assert statements[create + 1] == "PRAGMA threads=0"
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA threads")
+        assert cursor.fetchone()[0] == 0
+
+
+def test_an_import_leaves_its_statements_out_of_the_debug_query_log(tmp_path, settings):
+    from django.db import connection
+
+    settings.DEBUG = True
+    connection.queries_log.clear()
+    _import(tmp_path, HEADER + ROWS)
+    assert len(connection.queries_log) == 0
+    assert settings.DEBUG is True  # put back for whatever runs next
+    Customer.objects.count()
+    assert len(connection.queries_log) == 1

@@ -22,6 +22,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from connectors.canonical import Address, Customer, Product
 from mdm.batch import BatchItem, bulk_ingest, refresh_statistics
+from mdm.bulkwrite import queries_unlogged
 from mdm.ingest import ingest_record
 from mdm.keyindex import (
     RunKeys,
@@ -119,7 +120,7 @@ class Command(BaseCommand):
         self.entity = entity
         self.parse = customer_from_row if entity == Entity.CUSTOMER else product_from_row
         self.flatten = customer_attributes if entity == Entity.CUSTOMER else product_attributes
-        with tempfile.TemporaryDirectory(prefix="concord-import-") as spool:
+        with tempfile.TemporaryDirectory(prefix="concord-import-") as spool, queries_unlogged():
             if file == "-":  # read twice (sample, then load): keep standard input in a file
                 file = str(Path(spool) / "stdin.csv")
                 with open(file, "w", newline="", encoding="utf-8") as copy:
