@@ -48,11 +48,10 @@ from mdm.models import (
 from mdm.parallel import collector_paused, fork_map, shared
 from mdm.records import aware_utc, fingerprint
 from mdm.survivorship import (
+    apply_survivorship_many,
     provenance_map,
     survive,
-    survivorship_inputs,
     survivorship_overrides,
-    write_survivorship,
 )
 
 
@@ -494,11 +493,10 @@ def _ingest_fresh(entity: str, fresh: list, settings: MatchSettings, run: RunKey
             in_key_order=not postings_index_deferred(),
         )
 
-    # Read before the batch's records are written: they join their groups from memory.
-    existing = survivorship_inputs(model, existing_touched - live_new)
-    _write_goldens(model, entity, live_new, records, existing, meanwhile=write_records)
+    _write_new_goldens(model, entity, live_new, records, meanwhile=write_records)
     mark = RunKeys.current_mark()  # the keys are in: any later ones are someone else's
     _write_reviews(entity, reviews, find)
+    apply_survivorship_many(model, existing_touched - live_new, reason="batch import")
     for survivor, merged, probability in deferred:
         survivor_row, merged_row = (
             model.objects.get(pk=survivor).survivor(),
@@ -524,47 +522,32 @@ def _insert_keys(rows, *, in_key_order: bool = True) -> None:
 
 
 def _survive_group(index: int) -> tuple[dict, dict]:
-    """One golden record's survivors: for a new record, its values (None left out) and
-    provenance; for an existing one, `survive`'s dict (to compare with what it holds) and
-    provenance."""
+    """The surviving values (None left out) and provenance of one new golden record."""
     data = shared()
-    survivors = survive(
-        data["entity"], data["groups"][index], data["pinned"][index], data["overrides"]
-    )
-    if index >= data["new"]:
-        return survivors, provenance_map(survivors)
+    survivors = survive(data["entity"], data["groups"][index], overrides=data["overrides"])
     values = {name: item.value for name, item in survivors.items() if item.value is not None}
     return values, provenance_map(survivors)
 
 
-def _write_goldens(model, entity, live_new, records: list[_NewRecord], existing, meanwhile):
-    """Survivorship of the batch's new golden records and of the existing ones it added records
-    to (in a worker while `meanwhile` writes the records), then the new rows, provenance and
-    history, and the existing records' changes.
-
-    `existing` is what `survivorship_inputs` read of the existing golden records before this
-    batch's records were written; those records are added to their groups here.
-    """
+def _write_new_goldens(model, entity, live_new, records: list[_NewRecord], meanwhile) -> None:
+    """Survivorship of the batch's new golden records (in a worker while `meanwhile` writes),
+    then their rows, provenance and history."""
     members = defaultdict(list)
     for record in records:
         members[record.golden_id].append(record)
     goldens, provenance, history = [], [], []
     ordered = list(live_new)
-    touched, stored_members, stored_provenance = existing
     survived = fork_map(
         _survive_group,
-        range(len(ordered) + len(touched)),
+        range(len(ordered)),
         data={
             "entity": entity,
-            "groups": [members[golden_id] for golden_id in ordered]
-            + [stored_members.get(golden.pk, []) + members[golden.pk] for golden in touched],
-            "pinned": [None] * len(ordered) + [golden.pinned for golden in touched],
+            "groups": [members[golden_id] for golden_id in ordered],
             "overrides": survivorship_overrides(entity),
-            "new": len(ordered),
         },
         meanwhile=meanwhile,
     )
-    for golden_id, (values, sources) in zip(ordered, survived, strict=False):
+    for golden_id, (values, sources) in zip(ordered, survived, strict=True):
         goldens.append({"id": golden_id, **values})
         provenance.append({"entity": entity, "golden_id": golden_id, "attributes": sources})
         history.append(
@@ -583,8 +566,6 @@ def _write_goldens(model, entity, live_new, records: list[_NewRecord], existing,
         insert_rows(model, rows)
     insert_rows(Provenance, provenance)
     insert_rows(HistoryEntry, history)
-    survivors = [survivors for survivors, _ in survived[len(ordered) :]]
-    write_survivorship(model, touched, survivors, stored_provenance, reason="batch import")
 
 
 def _write_reviews(entity: str, reviews: dict, find) -> None:
