@@ -22,6 +22,7 @@ from connectors.kashflow.sandbox.wire import (
     pick,
     text_filter,
     timestamp,
+    timestamp_after,
     to_decimal,
     validation,
 )
@@ -314,7 +315,8 @@ class CustomersMixin:
                 self._rename_customer_code(customer, new_code)
             if "Name" in fields and not (fields["Name"] or "").strip():
                 raise validation("Name is required.")
-            customer.update(fields, Code=new_code, LastUpdatedDate=timestamp())
+            updated = timestamp_after(customer["LastUpdatedDate"])
+            customer.update(fields, Code=new_code, LastUpdatedDate=updated)
             self.store.put(CUSTOMER, customer["Id"], customer)
         return json_response(200, customer)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from enum import StrEnum
 from urllib.parse import urlencode
@@ -138,6 +138,17 @@ def timestamp(moment: datetime | None = None) -> str:
     """UTC timestamp the way .NET serialises it: ISO-8601, milliseconds, no offset."""
     moment = moment or datetime.now(UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}"
+
+
+def timestamp_after(previous: str) -> str:
+    """`timestamp()`, at least a millisecond after `previous`: a change within the millisecond
+    of the last one still moves the record's `LastUpdatedDate` on."""
+    now = datetime.now(UTC)
+    try:
+        floor = datetime.fromisoformat(previous).replace(tzinfo=UTC) + timedelta(milliseconds=1)
+    except (TypeError, ValueError):
+        return timestamp(now)
+    return timestamp(max(now, floor))
 
 
 def day_string(day: date) -> str:

@@ -121,3 +121,12 @@ def test_money_fields_are_numbers_with_four_decimal_places(api):
     raw = api.get(f"/customers/{customer['Code']}").text
     assert '"OutstandingBalance":0.0000' in raw
     assert '"TotalPaidAmount":0.0000' in raw
+
+
+def test_a_change_within_the_same_millisecond_still_moves_last_updated_date():
+    from connectors.kashflow.sandbox.wire import timestamp, timestamp_after
+
+    future = "2999-01-01T00:00:00.999"  # "now" is before it, as within one millisecond
+    assert timestamp_after(future) == "2999-01-01T00:00:01.000"
+    assert timestamp_after("2000-01-01T00:00:00.000") >= timestamp()[:19]
+    assert timestamp_after("not a date") >= timestamp()[:19]
