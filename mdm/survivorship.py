@@ -238,8 +238,7 @@ def apply_survivorship(golden: GoldenRecord, *, actor=None, reason: str = "") ->
     """
     entity = golden.ENTITY
     records = list(golden.source_records())
-    overrides = {rule.attribute: rule for rule in SurvivorshipRule.objects.filter(entity=entity)}
-    survivors = survive(entity, records, golden.pinned, overrides)
+    survivors = survive(entity, records, golden.pinned, survivorship_overrides(entity))
     changes = _apply(golden, survivors)
     if changes:
         golden.save()
@@ -270,44 +269,23 @@ def _apply(golden: GoldenRecord, survivors: dict[str, Survivor]) -> dict:
 def apply_survivorship_many(model, golden_ids, *, actor=None, reason: str = "") -> int:
     """`apply_survivorship` for many golden records with a few queries per 500 of them.
 
-    Same rules, same history and provenance, without a dozen queries per record (the admin's
-    "Recompute" over a whole list after a rule changed). Returns how many changed.
+    Same rules, same history and provenance, without a dozen queries per record: the batch
+    import's path for golden records that gained source records, and the admin's "Recompute"
+    over a whole list after a rule changed. Returns how many changed.
     """
+    from mdm.bulkwrite import insert_rows, json_loads, json_text, update_rows
+
     entity = model.ENTITY
+    golden_field = "customer_id" if entity == Entity.CUSTOMER else "product_id"
     overrides = survivorship_overrides(entity)
     ids = sorted(golden_ids, key=str)
-    changed = 0
-    for start in range(0, len(ids), 500):
-        goldens, members, provenance = survivorship_inputs(model, ids[start : start + 500])
-        survivors = [
-            survive(entity, members.get(golden.pk, []), golden.pinned, overrides)
-            for golden in goldens
-        ]
-        changed += write_survivorship(
-            model, goldens, survivors, provenance, actor=actor, reason=reason
-        )
-    return changed
-
-
-def survivorship_overrides(entity: str) -> dict[str, SurvivorshipRule]:
-    """The stewards' rules of an entity, by attribute (or group), for `survive`."""
-    return {rule.attribute: rule for rule in SurvivorshipRule.objects.filter(entity=entity)}
-
-
-def survivorship_inputs(model, golden_ids) -> tuple[list, dict, dict]:
-    """What survivorship of these golden records reads, 500 ids a query: the records that are
-    not tombstones, {golden id: [RecordValues]} of their source records, and {golden id:
-    (provenance pk, provenance)}."""
-    from mdm.bulkwrite import json_loads, json_text
-
-    golden_field = "customer_id" if model.ENTITY == Entity.CUSTOMER else "product_id"
-    ids = list(golden_ids)
-    goldens, members, provenance = [], {}, {}
+    changed_total = 0
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
-        goldens.extend(
+        goldens = [
             golden for golden in model.objects.filter(pk__in=chunk) if not golden.is_tombstone
-        )
+        ]
+        members: dict = {}
         rows = (
             SourceRecord.objects.filter(**{f"{golden_field}__in": chunk})
             .annotate(attributes_text=json_text("attributes"))
@@ -319,46 +297,45 @@ def survivorship_inputs(model, golden_ids) -> tuple[list, dict, dict]:
             members.setdefault(golden_id, []).append(
                 RecordValues(record_id, system, json_loads(attributes), modified, updated)
             )
-        provenance.update(
-            (golden_id, (pk, json_loads(attributes)))
+        provenance = {
+            golden_id: (pk, json_loads(attributes))
             for pk, golden_id, attributes in Provenance.objects.filter(
-                entity=model.ENTITY, golden_id__in=chunk
+                entity=entity, golden_id__in=chunk
             )
             .annotate(attributes_text=json_text("attributes"))
             .values_list("pk", "golden_id", "attributes_text")
-        )
-    return goldens, members, provenance
+        }
+        changed, fields, history, new_provenance, stale_provenance = [], set(), [], [], []
+        for golden in goldens:
+            survivors = survive(entity, members.get(golden.pk, []), golden.pinned, overrides)
+            changes = _apply(golden, survivors)
+            if changes:
+                changed.append(golden)
+                fields.update(changes)
+                history.append(
+                    {"entity": entity, "golden_id": golden.pk, "action": HistoryAction.UPDATED,
+                     "changes": changes, "actor_id": getattr(actor, "pk", None),
+                     "reason": reason[:255]}
+                )  # fmt: skip
+            wanted = provenance_map(survivors)
+            stored = provenance.get(golden.pk)
+            if stored is None:
+                new_provenance.append(
+                    {"entity": entity, "golden_id": golden.pk, "attributes": wanted}
+                )
+            elif stored[1] != wanted:
+                stale_provenance.append(Provenance(pk=stored[0], attributes=wanted))
+        update_rows(model, changed, [*sorted(fields), "updated_at"])
+        insert_rows(HistoryEntry, history)
+        insert_rows(Provenance, new_provenance)
+        update_rows(Provenance, stale_provenance, ["attributes", "updated_at"])
+        changed_total += len(changed)
+    return changed_total
 
 
-def write_survivorship(model, goldens, survivors, provenance, *, actor=None, reason: str) -> int:
-    """Set each golden record's `survivors` (one dict per record, as `survive` returns them)
-    and write the changed records, their history and provenance (`provenance` as
-    `survivorship_inputs` read it). Returns how many records changed."""
-    from mdm.bulkwrite import insert_rows, update_rows
-
-    entity = model.ENTITY
-    changed, fields, history, new_provenance, stale_provenance = [], set(), [], [], []
-    for golden, survived in zip(goldens, survivors, strict=True):
-        changes = _apply(golden, survived)
-        if changes:
-            changed.append(golden)
-            fields.update(changes)
-            history.append(
-                {"entity": entity, "golden_id": golden.pk, "action": HistoryAction.UPDATED,
-                 "changes": changes, "actor_id": getattr(actor, "pk", None),
-                 "reason": reason[:255]}
-            )  # fmt: skip
-        wanted = provenance_map(survived)
-        stored = provenance.get(golden.pk)
-        if stored is None:
-            new_provenance.append({"entity": entity, "golden_id": golden.pk, "attributes": wanted})
-        elif stored[1] != wanted:
-            stale_provenance.append(Provenance(pk=stored[0], attributes=wanted))
-    update_rows(model, changed, [*sorted(fields), "updated_at"])
-    insert_rows(HistoryEntry, history)
-    insert_rows(Provenance, new_provenance)
-    update_rows(Provenance, stale_provenance, ["attributes", "updated_at"])
-    return len(changed)
+def survivorship_overrides(entity: str) -> dict[str, SurvivorshipRule]:
+    """The stewards' rules of an entity, by attribute (or group), for `survive`."""
+    return {rule.attribute: rule for rule in SurvivorshipRule.objects.filter(entity=entity)}
 
 
 def provenance_map(survivors: dict[str, Survivor]) -> dict:
