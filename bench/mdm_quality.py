@@ -50,7 +50,7 @@ def realtime_latencies(rows: list[dict]) -> list[float]:
 
 
 def show_missed(pairs, rows, label_golden, review_pairs) -> None:
-    """Print missed true pairs with their comparison levels and probability (for diagnosis)."""
+    """Print pairs (missed or false) with their comparison levels and probability (diagnosis)."""
     from mdm.management.commands.import_records import customer_from_row
     from mdm.matching.matcher import profile_and_keys, weights_for
     from mdm.matching.scoring import CUSTOMER_COMPARISONS, customer_levels, score
@@ -87,6 +87,9 @@ def main(argv: list[str] | None = None) -> dict:
         "--households", type=float, default=0.0, help="share of people with a housemate"
     )
     parser.add_argument("--show-missed", type=int, default=0, help="print this many missed pairs")
+    parser.add_argument(
+        "--show-false", type=int, default=0, help="print this many falsely merged pairs"
+    )
     parser.add_argument("--database-url", default="")
     parser.add_argument(
         "--keep-households-apart", action="store_true", help="the match setting of that name"
@@ -161,6 +164,9 @@ def main(argv: list[str] | None = None) -> dict:
     )
     if args.show_missed:
         show_missed(sorted(missed)[: args.show_missed], rows, label_golden, review_pairs)
+    if args.show_false:
+        false_pairs = sorted(found_pairs - true_pairs)[: args.show_false]
+        show_missed(false_pairs, rows, label_golden, review_pairs)
     latencies = realtime_latencies(rows[:300])
     result = {
         "kind": args.kind,

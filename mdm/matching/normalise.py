@@ -93,6 +93,16 @@ STREET_ABBREVIATIONS = {
     "sw": "southwest",
 }
 
+# "Fifth Avenue" and "5th Ave" are one street; a guide writes one, a shop's form the other.
+ORDINALS = {
+    "first": "1st", "second": "2nd", "third": "3rd", "fourth": "4th", "fifth": "5th",
+    "sixth": "6th", "seventh": "7th", "eighth": "8th", "ninth": "9th", "tenth": "10th",
+    "eleventh": "11th", "twelfth": "12th", "thirteenth": "13th", "fourteenth": "14th",
+    "fifteenth": "15th", "sixteenth": "16th", "seventeenth": "17th", "eighteenth": "18th",
+    "nineteenth": "19th", "twentieth": "20th",
+}  # fmt: skip
+_BRACKETED = re.compile(r"\([^()]*\)|\[[^\[\]]*\]")
+
 # Nicknames and short forms -> one canonical given name (both directions collapse to it).
 _NICKNAME_GROUPS = {
     "william": "will bill billy willy liam wm",
@@ -217,8 +227,14 @@ def family_name(text: str | None) -> str:
 
 
 def company_name(text: str | None) -> str:
-    """A company name without legal-form suffixes and stopwords ("The Acme Co. Ltd" -> "acme")."""
-    tokens = basic(text).split()
+    """A company name without legal-form suffixes and stopwords ("The Acme Co. Ltd" -> "acme").
+
+    A part in brackets is a qualifier one system adds and another does not ("Spago (Los
+    Angeles)", "Acme (UK) Ltd"): it is dropped unless it is the whole name.
+    """
+    text = str(text) if text else ""
+    unqualified = _BRACKETED.sub(" ", text)
+    tokens = basic(unqualified if basic(unqualified) else text).split()
     # Runs of initials ("a b c widgets" from "A.B.C. Widgets") become one token ("abc").
     merged: list[str] = []
     run = ""
@@ -238,8 +254,9 @@ def company_name(text: str | None) -> str:
 
 
 def street(text: str | None) -> str:
-    """An address line with street abbreviations expanded ("12 High St." -> "12 high street")."""
-    tokens = basic(text).split()
+    """An address line with street abbreviations expanded ("12 High St." -> "12 high street")
+    and ordinal words as numerals ("747 Ninth Ave" -> "747 9th avenue")."""
+    tokens = [ORDINALS.get(token, token) for token in basic(text).split()]
     result = []
     for index, token in enumerate(tokens):
         if token == "st":  # noqa: S105 (a street token, not a password)

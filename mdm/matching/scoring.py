@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from rapidfuzz.distance import OSA, JaroWinkler
 from rapidfuzz.fuzz import ratio, token_set_ratio, token_sort_ratio
 
-from mdm.matching.normalise import postcode_area, same_phone
+from mdm.matching.normalise import COMPANY_SUFFIXES, postcode_area, same_phone
 from mdm.matching.phonetic import nysiis
 from mdm.matching.profile import street_name
 
@@ -76,14 +76,23 @@ PRODUCT_COMPARISONS = (
     ),
 )  # fmt: skip
 
+# Two businesses whose names clearly differ but that share an address and a phone are more often
+# neighbours in one building (a hotel's restaurants, firms sharing an office and a switchboard)
+# than one business entered twice; a phone and an address in common are, to Fellegi-Sunter,
+# independent evidence that outweighs the names. Such a pair scores at most REVIEW_CEILING:
+# a steward decides, the default auto-merge never does. The same holds for two people whose
+# given names clearly differ at one address when the steward keeps households apart (below).
+_DIFFERENT_COMPANY = 4
+_LEGAL_FORMS = tuple(sorted(form for form in COMPANY_SUFFIXES if len(form) >= 3))
+
 # Two people whose given names clearly differ but who share a surname and an address may be a
 # household (spouses, siblings) rather than one person with a wrongly entered name. The weights
 # cannot tell them apart: to Fellegi-Sunter matching fields are independent evidence, and EM
 # fits households as matches. Where the match settings say to keep households apart
 # ("households" in the weights), such a pair (no company on both sides to say it is one
 # business) scores at most this probability: review, never the default auto-merge.
-HOUSEHOLD_CEILING = 0.9
-_HOUSEHOLD_LOG_ODDS = math.log2(HOUSEHOLD_CEILING / (1 - HOUSEHOLD_CEILING))
+REVIEW_CEILING = 0.9
+_CEILING_LOG_ODDS = math.log2(REVIEW_CEILING / (1 - REVIEW_CEILING))
 _DIFFERENT_GIVEN_NAME = 5
 
 DEFAULT_PRIOR = 1e-4  # two random records are the same entity (re-estimated from the data)
@@ -337,15 +346,47 @@ def _company_level(left: dict, right: dict) -> int | None:
         return None
     if left["company"] == right["company"]:
         return 0
+    left_name, right_name = (
+        _without_legal_form(left["company"]),
+        _without_legal_form(right["company"]),
+    )
     # Also compared without spaces: "pioneereinteriors" is "pioneer interiors" with a typo.
     similarity = max(
-        token_sort_ratio(left["company"], right["company"]),
-        ratio(left["company"].replace(" ", ""), right["company"].replace(" ", "")),
+        token_sort_ratio(left_name, right_name),
+        ratio(left_name.replace(" ", ""), right_name.replace(" ", "")),
     )
     level = 1 + _level(similarity / 100, (0.92, 0.80))
     if level == 3 and token_set_ratio(left["company"], right["company"]) >= 95:
         return 3  # "acme" and "acme engineering"
+    if level == 3 and _abbreviates(left["company"].split(), right["company"].split()):
+        return 3  # "arts deli" and "arts delicatessen"
     return 4 if level == 3 else level
+
+
+def _without_legal_form(name: str) -> str:
+    """The name without a last word that is a legal form with a typo ("chavez reed crop"):
+    normalisation drops the legal form only when it is spelled right, so one side kept it."""
+    words = name.split()
+    mistyped = len(words) > 1 and len(words[-1]) >= 3
+    if mistyped and any(OSA.distance(words[-1], form) <= 1 for form in _LEGAL_FORMS):
+        return " ".join(words[:-1])
+    return name
+
+
+def _abbreviates(left: list[str], right: list[str]) -> bool:
+    """Whether the shorter name's words each begin a word of the longer one, in order
+    ("arts deli" / "arts delicatessen", "intl trading" / "international trading co")."""
+    short, long = (left, right) if len(left) <= len(right) else (right, left)
+    position = 0
+    for word in short:
+        while position < len(long) and not (
+            long[position] == word or (len(word) >= 3 and long[position].startswith(word))
+        ):
+            position += 1
+        if position == len(long):
+            return False
+        position += 1
+    return len(short) > 1 or len(short[0]) >= 3
 
 
 def _may_be_swapped(left: dict, right: dict) -> bool:
@@ -394,7 +435,7 @@ def customer_levels_above(
         return None
     address = levels["address"] = _address_level(left, right)
     total = partial + (scorer.table["address"][address] if address is not None else 0.0)
-    return levels, household_ceiling(levels, total) if scorer.households else total
+    return levels, with_ceiling(levels, total, scorer.households)
 
 
 def product_levels(left: dict, right: dict) -> dict[str, int | None]:
@@ -465,13 +506,12 @@ def score(
                 "weight": round(weight, 2),
             }
         )
-    ceiling = household_ceiling(levels, total) if weights.get("households") else total
-    if ceiling < total:
+    reason = ceiling_reason(levels, bool(weights.get("households")))
+    if reason and total > _CEILING_LOG_ODDS:
         explanation.append(
-            {"field": "household", "level": "given names differ: review, never merge",
-             "weight": round(ceiling - total, 2)}
-        )  # fmt: skip
-        total = ceiling
+            {"field": reason[0], "level": reason[1], "weight": round(_CEILING_LOG_ODDS - total, 2)}
+        )
+        total = _CEILING_LOG_ODDS
     probability = 1 / (1 + 2 ** (-total)) if total > -1000 else 0.0
     return probability, explanation
 
@@ -490,10 +530,23 @@ def level_weights(m: list[float], u: list[float]) -> list[float]:
     return [table[0], *(min(weight, table[0]) for weight in table[1:])]
 
 
-def household_ceiling(levels: dict, log_odds: float) -> float:
-    """`log_odds`, lowered to HOUSEHOLD_CEILING for two people with different given names."""
-    if levels.get("first_name") == _DIFFERENT_GIVEN_NAME and levels.get("company") is None:
-        return min(log_odds, _HOUSEHOLD_LOG_ODDS)
+def ceiling_reason(levels: dict, households: bool) -> tuple[str, str] | None:
+    """Why a pair may reach review but never the auto-merge, as an explanation line, or None."""
+    if levels.get("company") == _DIFFERENT_COMPANY:
+        return "business", "company names differ: review, never merge"
+    if (
+        households
+        and levels.get("first_name") == _DIFFERENT_GIVEN_NAME
+        and levels.get("company") is None
+    ):
+        return "household", "given names differ: review, never merge"
+    return None
+
+
+def with_ceiling(levels: dict, log_odds: float, households: bool) -> float:
+    """`log_odds`, lowered to REVIEW_CEILING where `ceiling_reason` gives a reason."""
+    if log_odds > _CEILING_LOG_ODDS and ceiling_reason(levels, households):
+        return _CEILING_LOG_ODDS
     return log_odds
 
 
@@ -543,7 +596,7 @@ class Scorer:
                     total += math.log2(max(m_exact, 1e-9) / max(u_value, 1e-12))
                     continue
             total += table[level]
-        return household_ceiling(levels, total) if ceiling and self.households else total
+        return with_ceiling(levels, total, self.households) if ceiling else total
 
     def probability(
         self, levels: dict, left: dict | None = None, frequency: FrequencyLookup | None = None

@@ -1,4 +1,5 @@
-"""False auto-merges: namesakes whose e-mail local part only spells their shared name."""
+"""False auto-merges: namesakes whose e-mail local part only spells their shared name, and
+businesses that share a building and a switchboard."""
 
 import pytest
 
@@ -110,3 +111,30 @@ def test_a_sparse_record_joins_the_namesake_whose_mailbox_it_shares_not_the_othe
         _tony("web", "3", company_name="", phone="", address=Address(), first="Anthony")
     )
     assert sparse.golden_id == tony.golden_id != anthony.golden_id
+
+
+def _restaurant(system, external_id, name):
+    # A hotel's restaurants: one street address and the hotel's switchboard, no contact names.
+    return person(
+        system=system,
+        external_id=external_id,
+        first="",
+        last="",
+        company_name=name,
+        phone="404/237-2700",
+        address=Address(["3434 Peachtree Rd."], "Atlanta", "", "", ""),
+    )
+
+
+@pytest.mark.django_db
+def test_two_restaurants_of_one_hotel_are_sent_to_review_not_merged():
+    from mdm.models import ReviewStatus, ReviewTask
+
+    cafe = ingest_customer(_restaurant("guide", "623", "Cafe Ritz-Carlton Buckhead"))
+    dining_room = ingest_customer(_restaurant("guide", "624", "Dining Room Ritz-Carlton Buckhead"))
+    assert dining_room.golden_id != cafe.golden_id
+    task = ReviewTask.objects.get(status=ReviewStatus.OPEN)
+    assert {task.left_id, task.right_id} == {cafe.golden_id, dining_room.golden_id}
+    # The cafe as the other guide writes it is the cafe.
+    same_cafe = ingest_customer(_restaurant("zagat", "308", "Ritz-Carlton Cafe (Buckhead)"))
+    assert same_cafe.golden_id == cafe.golden_id

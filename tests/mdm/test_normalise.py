@@ -13,6 +13,9 @@ from mdm.matching.phonetic import nysiis
         ("Smith & Sons Limited", "smith sons"),
         ("ACME, Inc.", "acme"),
         ("Café Crème LLC", "cafe creme"),
+        ("Spago (Los Angeles)", "spago"),
+        ("Acme (UK) Ltd", "acme"),
+        ("(Holdings)", "holdings"),
     ],
 )
 def test_company_suffixes_accents_and_punctuation_are_removed(raw, expected):
@@ -23,6 +26,12 @@ def test_street_abbreviations_expand_and_saint_is_told_from_street():
     assert normalise.street("12 High St.") == "12 high street"
     assert normalise.street("12 St Johns Rd") == "12 saint johns road"
     assert normalise.street("Flat 3, 45 Park Ave") == "flat 3 45 park avenue"
+
+
+def test_ordinal_street_names_are_numerals():
+    assert normalise.street("747 Ninth Ave.") == normalise.street("747 9th Avenue")
+    assert normalise.street("1 Third St") == "1 3rd street"
+    assert normalise.street("20 Twelfth Road") == "20 12th road"
 
 
 @pytest.mark.parametrize(

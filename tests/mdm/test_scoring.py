@@ -167,6 +167,33 @@ def test_company_names_with_a_lost_space_are_close_not_different():
     assert customer_levels(left, other)["company"] >= 2
 
 
+def test_an_abbreviated_word_of_a_company_name_is_not_a_different_company():
+    deli = _profile(company_name="Art's Deli")
+    assert customer_levels(deli, _profile(company_name="Arts Delicatessen"))["company"] == 3
+    assert customer_levels(deli, _profile(company_name="Arturo's Diner"))["company"] == 4
+
+
+def test_businesses_sharing_a_building_and_switchboard_reach_review_but_never_the_auto_merge():
+    from mdm.matching.scoring import REVIEW_CEILING, Scorer, customer_levels_above
+
+    hotel = {"billing_line1": "3434 Peachtree Rd.", "billing_city": "Atlanta",
+             "phone": "404/237-2700"}  # fmt: skip
+    cafe = _profile(company_name="Cafe Ritz-Carlton Buckhead", **hotel)
+    dining_room = _profile(company_name="Dining Room Ritz-Carlton Buckhead", **hotel)
+    levels = customer_levels(cafe, dining_room)
+    assert levels["company"] == 4 and levels["address"] == 0 and levels["phone"] == 0
+    probability, explanation = score(levels, WEIGHTS, CUSTOMER_COMPARISONS)
+    assert abs(probability - REVIEW_CEILING) < 1e-9
+    assert explanation[-1]["field"] == "business"
+    scorer = Scorer(WEIGHTS, CUSTOMER_COMPARISONS)
+    assert abs(scorer.probability(levels) - probability) < 1e-9
+    found, log_odds = customer_levels_above(cafe, dining_room, scorer, floor=-50)
+    assert abs(log_odds - scorer.log_odds(found)) < 1e-9
+    # The same business written another way still merges.
+    same = _profile(company_name="Ritz-Carlton Cafe (Buckhead)", **hotel)
+    assert score(customer_levels(cafe, same), WEIGHTS, CUSTOMER_COMPARISONS)[0] > 0.95
+
+
 def test_the_fast_scorer_gives_the_same_probability_as_score():
     from mdm.matching.scoring import Scorer
 
@@ -320,7 +347,7 @@ def test_u_leaves_out_the_true_matches_among_the_random_pairs():
 
 
 def test_kept_apart_households_reach_review_but_never_the_auto_merge():
-    from mdm.matching.scoring import HOUSEHOLD_CEILING, Scorer, customer_levels_above
+    from mdm.matching.scoring import REVIEW_CEILING, Scorer, customer_levels_above
 
     address = {"billing_line1": "4 Elm Road", "billing_postcode": "LS1 4AB",
                "billing_country": "GB"}  # fmt: skip
@@ -331,7 +358,7 @@ def test_kept_apart_households_reach_review_but_never_the_auto_merge():
     assert merged > 0.95
     apart = {**heavy, "households": True}
     kept, explanation = score(customer_levels(john, mary), apart, CUSTOMER_COMPARISONS)
-    assert abs(kept - HOUSEHOLD_CEILING) < 1e-9
+    assert abs(kept - REVIEW_CEILING) < 1e-9
     assert explanation[-1]["field"] == "household"
     scorer = Scorer(apart, CUSTOMER_COMPARISONS)
     assert abs(scorer.probability(customer_levels(john, mary)) - kept) < 1e-9
