@@ -14,8 +14,8 @@ from mdm.matching.phonetic import nysiis
 
 # Retrieval passes, in the order they are tried; documented in docs/mdm.md.
 CUSTOMER_PASSES = (
-    "em", "ph", "nn", "ni", "la", "fa", "ct", "cb", "cn", "ad", "hn", "st", "as", "hi", "fs", "ls",
-    "si", "pc",
+    "em", "ph", "nn", "ni", "la", "lp", "fa", "ct", "cb", "cn", "ad", "hn", "st", "as", "hi", "fs",
+    "ls", "si", "pc",
 )  # fmt: skip
 PRODUCT_PASSES = ("sku", "pt", "pn")
 TERM_FREQUENCY_FIELDS = ("first", "last", "company")
@@ -118,6 +118,10 @@ def customer_keys(profile: dict) -> list[str]:
     for locality in localities:
         if last_code:
             keys.append(f"la:{last_code}:{locality}")
+            if len(last) >= 3:
+                # The surname's first three letters: a typo further on changes its phonetic
+                # code ("webb" / "webxb", "shepherd" / "sheprherd") but not this.
+                keys.append(f"lp:{last[:3]}:{locality}")
         if first_code and last_code:
             keys.append(f"fa:{first_code}:{last[0]}:{locality}")
             keys.append(f"fa:{last_code}:{first[0]}:{locality}")

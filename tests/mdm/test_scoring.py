@@ -438,6 +438,21 @@ def test_a_changed_surname_on_the_same_street_still_shares_a_blocking_key():
     assert retrieval & set(customer_keys(after))
 
 
+def test_a_typo_inside_the_surname_and_swapped_address_lines_still_share_a_blocking_key():
+    """FEBRL 4's rec-1765: the typo changes the surname's phonetic code, the street is written
+    in the other line, the postcode's digits are transposed and there is no given name."""
+    from mdm.matching.profile import customer_keys
+
+    before = _profile(last_name="webb", billing_line1="mclachlan street",
+                      billing_line2="anukana", billing_city="eastwood",
+                      billing_postcode="2112")  # fmt: skip
+    after = _profile(last_name="webxb", billing_line1="3 anukana",
+                     billing_line2="mclachla nstreet", billing_city="eastwood",
+                     billing_postcode="2121")  # fmt: skip
+    retrieval = {key for key in customer_keys(before) if not key.startswith("tf.")}
+    assert retrieval & set(customer_keys(after)) == {"lp:web:eastwood"}
+
+
 def test_every_blocking_pass_says_which_fields_it_forces_to_agree():
     """EM over a pass's pairs must leave out the fields the pass forced: a pass missing here
     counted namesakes on one street as matches and moved every weight."""
