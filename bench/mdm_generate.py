@@ -252,6 +252,16 @@ def housemate(rng: random.Random, entity: dict, truth_id: str) -> dict:
     return other
 
 
+def neighbour(rng: random.Random, entity: dict, truth_id: str) -> dict:
+    """Another business in the entity's building: another name, and in half the cases the
+    building's switchboard number (a serviced office, a hotel's restaurants)."""
+    other = make_entity(rng, "business", truth_id)
+    other["address"] = dict(entity["address"], flat=f"Suite {rng.randrange(1, 40)}")
+    if rng.random() < 0.5:
+        other["phone"] = entity["phone"]
+    return other
+
+
 def generate(
     kind: str,
     entities: int,
@@ -259,11 +269,13 @@ def generate(
     moved: float = 0.05,
     country: bool = True,
     households: float = 0.0,
+    neighbours: float = 0.0,
 ) -> list[dict]:
     """Rows of truth-labelled records; without `country` the column stays empty (as in many
     public files), so phones are national numbers the hub cannot turn into E.164. With
     `households`, that share of people has a housemate (a real other entity at the same
-    address, mostly with the same surname), who must not be merged with them."""
+    address, mostly with the same surname), who must not be merged with them; with
+    `neighbours`, that share of businesses has another business in its building."""
     rng = random.Random(seed)
     rows = []
     for truth_id in range(entities):
@@ -271,6 +283,8 @@ def generate(
         group = [entity]
         if households and kind == "people" and rng.random() < households:
             group.append(housemate(rng, entity, f"{truth_id}h"))
+        if neighbours and kind == "business" and rng.random() < neighbours:
+            group.append(neighbour(rng, entity, f"{truth_id}n"))
         for member in group:
             copies = rng.choices((1, 2, 3, 4), weights=(0.5, 0.3, 0.15, 0.05))[0]
             for copy in range(copies):
@@ -299,10 +313,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--households", type=float, default=0.0, help="share of people with a housemate"
     )
+    parser.add_argument(
+        "--neighbours", type=float, default=0.0, help="share of businesses with a neighbour"
+    )
     parser.add_argument("out", nargs="?", default="-")
     args = parser.parse_args(argv)
     rows = generate(
-        args.kind, args.entities, args.seed, args.moved, not args.no_country, args.households
+        args.kind,
+        args.entities,
+        args.seed,
+        args.moved,
+        not args.no_country,
+        args.households,
+        args.neighbours,
     )
     if args.out == "-":
         write_csv(rows, sys.stdout)

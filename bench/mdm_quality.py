@@ -86,6 +86,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument(
         "--households", type=float, default=0.0, help="share of people with a housemate"
     )
+    parser.add_argument(
+        "--neighbours", type=float, default=0.0, help="share of businesses with a neighbour"
+    )
     parser.add_argument("--show-missed", type=int, default=0, help="print this many missed pairs")
     parser.add_argument(
         "--show-false", type=int, default=0, help="print this many falsely merged pairs"
@@ -125,7 +128,13 @@ def main(argv: list[str] | None = None) -> dict:
         args.kind, args.entities = csv_path.name, len({row["truth_id"] for row in rows})
     else:
         rows = generate(
-            args.kind, args.entities, args.seed, args.moved, not args.no_country, args.households
+            args.kind,
+            args.entities,
+            args.seed,
+            args.moved,
+            not args.no_country,
+            args.households,
+            args.neighbours,
         )
         csv_path = workdir / "records.csv"
         with open(csv_path, "w", newline="") as handle:
