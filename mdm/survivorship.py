@@ -128,13 +128,18 @@ def _group_value(record: SourceRecord, attributes: tuple[str, ...]) -> tuple | N
 def _pick(
     rule: str, options: list[tuple[tuple, SourceRecord]], config: SurvivorshipRule | None, now
 ) -> tuple[tuple, SourceRecord]:
-    """The winning (values, record) among valid options under one rule; ties: most recent."""
+    """The winning (values, record) among valid options under one rule; ties: most recent.
+
+    Records equally recent (a file without modification times, loaded at once) are told apart
+    by how many of them hold the value, then by the later record: "Rose Bay" held by two
+    systems wins over one system's "Roseb Ay" whatever the file order.
+    """
+    counts = Counter(values for values, _ in options)
 
     def recency(option):
-        return (_modified(option[1]), option[1].id)
+        return (_modified(option[1]), counts[option[0]], option[1].id)
 
     if rule == Rule.MOST_FREQUENT:
-        counts = Counter(values for values, _ in options)
         return max(options, key=lambda option: (counts[option[0]], recency(option)))
     if rule == Rule.LONGEST:
         return max(

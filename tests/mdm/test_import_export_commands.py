@@ -176,3 +176,14 @@ def test_an_import_leaves_its_statements_out_of_the_debug_query_log(tmp_path, se
     assert settings.DEBUG is True  # put back for whatever runs next
     Customer.objects.count()
     assert len(connection.queries_log) == 1
+
+
+@pytest.mark.parametrize("typo_row", [0, 2])
+def test_without_modification_times_the_value_most_sources_agree_on_survives(tmp_path, typo_row):
+    rows = [
+        "crm,1,,Ann,Lee,,,4 Bay Road,,Rose Bay,,2029,AU\n",
+        "shop,2,,Ann,Lee,,,4 Bay Road,,Rose Bay,,2029,AU\n",
+    ]
+    rows.insert(typo_row, "erp,3,,Ann,Lee,,,4 Bay Road,,Roseb Ay,,2029,AU\n")
+    _import(tmp_path, HEADER + "".join(rows))
+    assert Customer.objects.get().billing_city == "Rose Bay"
