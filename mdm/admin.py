@@ -68,6 +68,28 @@ def _summary(record) -> str:
     return f"{record.label} · {place}" if place else record.label
 
 
+def _attach_pair_records(rows, left: str, right: str) -> None:
+    """The golden records two id columns of a list page name, in one query per entity, as
+    `row.pair_records` (one query per row would cost a hundred queries a page)."""
+    rows = list(rows)  # evaluated once; the template reuses the rows
+    wanted: dict[str, set] = {}
+    for row in rows:
+        wanted.setdefault(row.entity, set()).update((getattr(row, left), getattr(row, right)))
+    found = {}
+    for entity, ids in wanted.items():
+        found.update(golden_model(entity).objects.in_bulk(list(ids)))
+    for row in rows:
+        row.pair_records = (found.get(getattr(row, left)), found.get(getattr(row, right)))
+
+
+def _golden_link(record) -> str:
+    """A golden record's one-line summary, linked to its page."""
+    if record is None:
+        return "(deleted)"
+    url = reverse(f"admin:mdm_{record._meta.model_name}_change", args=[record.pk])
+    return format_html('<a href="{}">{}</a>', url, _summary(record))
+
+
 def _log(request, obj, message: str) -> None:
     LogEntry.objects.log_actions(
         user_id=request.user.pk,
@@ -358,18 +380,8 @@ class ReviewTaskAdmin(KeepsTheRecord, admin.ModelAdmin):
         return tuple(name for name in self.readonly_fields if name != "decide")
 
     def get_changelist_instance(self, request):
-        """The page's golden records in one query per entity, for the "Pair" column (one
-        query per row would cost a hundred queries a page)."""
         changelist = super().get_changelist_instance(request)
-        tasks = list(changelist.result_list)  # evaluated once; the template reuses the rows
-        wanted: dict[str, set] = {}
-        for task in tasks:
-            wanted.setdefault(task.entity, set()).update((task.left_id, task.right_id))
-        found = {}
-        for entity, ids in wanted.items():
-            found.update(golden_model(entity).objects.in_bulk(list(ids)))
-        for task in tasks:
-            task.pair_records = (found.get(task.left_id), found.get(task.right_id))
+        _attach_pair_records(changelist.result_list, "left_id", "right_id")
         return changelist
 
     @admin.display(description="Pair")
@@ -535,7 +547,7 @@ class ReviewTaskAdmin(KeepsTheRecord, admin.ModelAdmin):
 
 @admin.register(Merge)
 class MergeAdmin(KeepsTheRecord, admin.ModelAdmin):
-    list_display = ("__str__", "entity", "probability", "actor", "reason", "created_at",
+    list_display = ("records", "entity", "probability", "actor", "reason", "created_at",
                     "undone_at")  # fmt: skip
     list_filter = ("entity",)
     search_fields = ("=survivor_id", "=merged_id")
@@ -548,6 +560,19 @@ class MergeAdmin(KeepsTheRecord, admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+    def get_changelist_instance(self, request):
+        changelist = super().get_changelist_instance(request)
+        _attach_pair_records(changelist.result_list, "merged_id", "survivor_id")
+        return changelist
+
+    @admin.display(description="Merged -> survivor")
+    def records(self, obj):
+        """Both golden records by name and place, each linked: which record went into which."""
+        if not hasattr(obj, "pair_records"):
+            _attach_pair_records([obj], "merged_id", "survivor_id")
+        merged, survivor = obj.pair_records
+        return format_html("{}<br>&rarr; {}", _golden_link(merged), _golden_link(survivor))
 
     @admin.action(description="Unmerge (restore both records exactly)", permissions=["change"])
     def undo(self, request, queryset):

@@ -67,6 +67,36 @@ def test_bulk_not_the_same_from_the_review_queue(client, steward, review_task):
     assert review_task.status == ReviewStatus.NOT_SAME
 
 
+def test_the_merges_list_names_both_records_and_links_them(
+    client, steward, django_assert_max_num_queries
+):
+    towns = (("Leeds", "LS1 4AB"), ("York", "YO1 7HH"), ("Bath", "BA1 1LT"), ("Hull", "HU1 2AA"))
+    for number, (surname, other_name) in enumerate(
+        (("Okafor", "Byron"), ("Lindqvist", "Quarshie"), ("Moreau", "Tanaka"), ("Novak", "Reyes"))
+    ):
+        town, postcode = towns[number]
+        survivor = Customer.objects.get(
+            pk=ingest_customer(
+                person(external_id=f"s{number}", first="Ines", last=surname,
+                       address=Address([f"{number + 2} High St"], town, "", postcode, "GB"))
+            ).golden_id
+        )  # fmt: skip
+        other = person(system="shop", external_id=f"m{number}", first="Ada", last=other_name,
+                       address=Address(["1 Mill Lane"], town, "", postcode, "GB"))  # fmt: skip
+        merge(survivor, Customer.objects.get(pk=ingest_customer(other).golden_id))
+    client.force_login(steward)
+    with django_assert_max_num_queries(12):
+        page = client.get(reverse("admin:mdm_merge_changelist"))
+    content = page.content.decode()
+    merge_row = Merge.objects.get(survivor_id=survivor.pk)
+    assert "Ada Reyes · 1 Mill Lane, Hull, HU1 2AA" in content
+    survivor.refresh_from_db()  # its surviving values now come from both records
+    assert f">{survivor.label} · {survivor.billing_line1}, Hull, HU1 2AA</a>" in content
+    assert reverse("admin:mdm_customer_change", args=[merge_row.merged_id]) in content
+    assert reverse("admin:mdm_customer_change", args=[survivor.pk]) in content
+    assert str(merge_row) not in content  # not the ids any more
+
+
 def test_unmerge_action_restores_the_merged_record(client, steward):
     first = Customer.objects.get(pk=ingest_customer(person()).golden_id)
     other = ingest_customer(person(system="shop", external_id="7", first="Mary")).golden_id
