@@ -134,6 +134,8 @@ def _pick(
     by how many of them hold the value, then by the later record: "Rose Bay" held by two
     systems wins over one system's "Roseb Ay" whatever the file order.
     """
+    if len(options) == 1:  # most golden records: nothing to choose
+        return options[0]
     counts = Counter(values for values, _ in options)
 
     def recency(option):

@@ -118,10 +118,6 @@ def customer_keys(profile: dict) -> list[str]:
     for locality in localities:
         if last_code:
             keys.append(f"la:{last_code}:{locality}")
-            if len(last) >= 3:
-                # The surname's first three letters: a typo further on changes its phonetic
-                # code ("webb" / "webxb", "shepherd" / "sheprherd") but not this.
-                keys.append(f"lp:{last[:3]}:{locality}")
         if first_code and last_code:
             keys.append(f"fa:{first_code}:{last[0]}:{locality}")
             keys.append(f"fa:{last_code}:{first[0]}:{locality}")
@@ -134,6 +130,11 @@ def customer_keys(profile: dict) -> list[str]:
         if words and (first or last or tokens):
             # The street without the number: a typo or a new number there, and a name changed.
             keys.append(f"st:{nysiis(words[0])}:{locality}")
+    if len(last) >= 3 and (profile["city"] or area):
+        # The surname's first three letters in the town (the postcode district without one): a
+        # typo further on changes its phonetic code ("webb" / "webxb", "shepherd" /
+        # "sheprherd") but not this. One place only: each key row costs every load.
+        keys.append(f"lp:{last[:3]}:{profile['city'] or area}")
     if profile["number"] and words:
         # House number + street, and house number + the initials of the names, without the
         # place: a record that lost its postcode and town still meets its duplicate.

@@ -374,8 +374,9 @@ def _without_legal_form(name: str) -> str:
 
 
 def _abbreviates(left: list[str], right: list[str]) -> bool:
-    """Whether the shorter name's words each begin a word of the longer one, in order
-    ("arts deli" / "arts delicatessen", "intl trading" / "international trading co")."""
+    """Whether the shorter name's words (two or more) each begin a word of the longer one, in
+    order ("arts deli" / "arts delicatessen", "assoc builders" / "associated builders co"); one
+    word alone ("bright" / "brighton plumbing") says too little."""
     short, long = (left, right) if len(left) <= len(right) else (right, left)
     position = 0
     for word in short:
@@ -386,7 +387,7 @@ def _abbreviates(left: list[str], right: list[str]) -> bool:
         if position == len(long):
             return False
         position += 1
-    return len(short) > 1 or len(short[0]) >= 3
+    return len(short) > 1
 
 
 def _may_be_swapped(left: dict, right: dict) -> bool:

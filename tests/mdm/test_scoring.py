@@ -171,6 +171,8 @@ def test_an_abbreviated_word_of_a_company_name_is_not_a_different_company():
     deli = _profile(company_name="Art's Deli")
     assert customer_levels(deli, _profile(company_name="Arts Delicatessen"))["company"] == 3
     assert customer_levels(deli, _profile(company_name="Arturo's Diner"))["company"] == 4
+    bright = _profile(company_name="Bright")
+    assert customer_levels(bright, _profile(company_name="Brighton Plumbing"))["company"] == 4
 
 
 def test_businesses_sharing_a_building_and_switchboard_reach_review_but_never_the_auto_merge():
