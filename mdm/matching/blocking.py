@@ -77,11 +77,18 @@ def key_counts(entity: str, keys: list[str], upto_record: int | None = None) -> 
     query)."""
     if not keys:
         return {}
+    return dict(key_count_query(entity, keys, upto_record))
+
+
+def key_count_query(entity: str, keys: list[str], upto_record: int | None = None):
+    """The grouped query behind `key_counts`: (key, count) rows."""
     found = BlockingKey.objects.filter(entity=entity, key__in=keys)
     if upto_record is not None:
         found = found.filter(source_record_id__lte=upto_record)
-    rows = found.values_list("key").annotate(count=Count("id")).order_by()
-    return dict(rows)
+    # source_record_id, not id: the postings index holds (entity, key, source_record_id), so
+    # PostgreSQL counts from the index alone; counting ids read every posting's table row
+    # (71 ms instead of 14 ms for five common keys of 100,000 records).
+    return found.values_list("key").annotate(count=Count("source_record_id")).order_by()
 
 
 def population(entity: str) -> int:
