@@ -68,6 +68,11 @@ def _summary(record) -> str:
     return f"{record.label} · {place}" if place else record.label
 
 
+def _name(record) -> str:
+    """What a steward calls a golden record: a customer's label, a product's name."""
+    return record.label if isinstance(record, Customer) else record.name or "(no name)"
+
+
 def _attach_pair_records(rows, left: str, right: str) -> None:
     """The golden records two id columns of a list page name, in one query per entity, as
     `row.pair_records` (one query per row would cost a hundred queries a page)."""
@@ -503,10 +508,15 @@ class ReviewTaskAdmin(KeepsTheRecord, admin.ModelAdmin):
                 context[f"{side}_url"] = reverse(
                     f"admin:mdm_{model_name}_change", args=[context[side].pk]
                 )
+        names = [
+            _name(context[side]) if context[side] is not None else "(deleted)"
+            for side in ("left", "right")
+        ]
         context.update(
             self.admin_site.each_context(request),
             opts=self.model._meta,
-            title=f"Review {task}",
+            title=f"Review: {names[0]} ~ {names[1]}",
+            pair_name=f"{names[0]} ~ {names[1]}",
             can_decide=self.has_change_permission(request, task),
         )
         return TemplateResponse(request, "admin/mdm/review_compare.html", context)

@@ -31,6 +31,10 @@ def test_review_screen_shows_both_records_their_sources_and_the_explanation(
     assert "<th>First name</th>" in content  # side by side, labelled like the golden page
     assert 'name="csrfmiddlewaretoken"' in content
     assert ">Merge</button>" in content and ">Not the same</button>" in content
+    # The page is named after the two records, not their ids.
+    title = content.split("<title>")[1].split("</title>")[0]
+    assert "William Smith" in title and "Mary Smith" in title
+    assert str(review_task.left_id)[:8] not in title
 
 
 def test_merge_button_on_the_review_screen_merges_the_pair(client, steward, review_task):
