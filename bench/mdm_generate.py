@@ -303,10 +303,10 @@ def write_csv(rows: list[dict], handle) -> None:
     writer.writerows(rows)
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_arguments(parser: argparse.ArgumentParser, entities: int) -> None:
+    """The generator's options, for this script and for the benchmarks that generate."""
     parser.add_argument("--kind", choices=("people", "business"), default="people")
-    parser.add_argument("--entities", type=int, default=5000)
+    parser.add_argument("--entities", type=int, default=entities)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--moved", type=float, default=0.05, help="share of duplicates that moved")
     parser.add_argument("--no-country", action="store_true", help="leave the country empty")
@@ -316,9 +316,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--neighbours", type=float, default=0.0, help="share of businesses with a neighbour"
     )
-    parser.add_argument("out", nargs="?", default="-")
-    args = parser.parse_args(argv)
-    rows = generate(
+
+
+def generate_from(args: argparse.Namespace) -> list[dict]:
+    """`generate` with the options `add_arguments` parsed."""
+    return generate(
         args.kind,
         args.entities,
         args.seed,
@@ -327,6 +329,14 @@ def main(argv: list[str] | None = None) -> None:
         args.households,
         args.neighbours,
     )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_arguments(parser, entities=5000)
+    parser.add_argument("out", nargs="?", default="-")
+    args = parser.parse_args(argv)
+    rows = generate_from(args)
     if args.out == "-":
         write_csv(rows, sys.stdout)
     else:

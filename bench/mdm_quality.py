@@ -77,18 +77,10 @@ def show_missed(pairs, rows, label_golden, review_pairs) -> None:
 
 
 def main(argv: list[str] | None = None) -> dict:
+    from mdm_generate import add_arguments, generate_from, write_csv
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--kind", choices=("people", "business"), default="people")
-    parser.add_argument("--entities", type=int, default=3000)
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--moved", type=float, default=0.05, help="share of duplicates that moved")
-    parser.add_argument("--no-country", action="store_true", help="a file without countries")
-    parser.add_argument(
-        "--households", type=float, default=0.0, help="share of people with a housemate"
-    )
-    parser.add_argument(
-        "--neighbours", type=float, default=0.0, help="share of businesses with a neighbour"
-    )
+    add_arguments(parser, entities=3000)
     parser.add_argument("--show-missed", type=int, default=0, help="print this many missed pairs")
     parser.add_argument(
         "--show-false", type=int, default=0, help="print this many falsely merged pairs"
@@ -108,7 +100,6 @@ def main(argv: list[str] | None = None) -> dict:
 
     django.setup()
     from django.core.management import call_command
-    from mdm_generate import generate, write_csv
 
     from mdm.models import Customer, ReviewStatus, ReviewTask, SourceRecord
 
@@ -127,15 +118,7 @@ def main(argv: list[str] | None = None) -> dict:
             rows = list(csv.DictReader(handle))
         args.kind, args.entities = csv_path.name, len({row["truth_id"] for row in rows})
     else:
-        rows = generate(
-            args.kind,
-            args.entities,
-            args.seed,
-            args.moved,
-            not args.no_country,
-            args.households,
-            args.neighbours,
-        )
+        rows = generate_from(args)
         csv_path = workdir / "records.csv"
         with open(csv_path, "w", newline="") as handle:
             write_csv(rows, handle)

@@ -233,8 +233,7 @@ def company_name(text: str | None) -> str:
     Angeles)", "Acme (UK) Ltd"): it is dropped unless it is the whole name.
     """
     text = str(text) if text else ""
-    unqualified = _BRACKETED.sub(" ", text)
-    tokens = basic(unqualified if basic(unqualified) else text).split()
+    tokens = basic(_BRACKETED.sub(" ", text)).split() or basic(text).split()
     # Runs of initials ("a b c widgets" from "A.B.C. Widgets") become one token ("abc").
     merged: list[str] = []
     run = ""
