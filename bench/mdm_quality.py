@@ -76,6 +76,38 @@ def show_missed(pairs, rows, label_golden, review_pairs) -> None:
             print("    ", {k: v for k, v in row.items() if v and k not in ("truth_id",)})
 
 
+def figures(true_pairs: set, found_pairs: set) -> tuple[float, float, float]:
+    correct = len(true_pairs & found_pairs)
+    precision = correct / len(found_pairs) if found_pairs else 1.0
+    recall = correct / len(true_pairs) if true_pairs else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return precision, recall, f1
+
+
+def what_if(threshold: float, true_pairs: set, by_golden: dict) -> str:
+    """Precision / recall / F1 if the open review tasks at or above `threshold` were approved:
+    their golden records joined (union-find), as a lower auto-merge threshold would have."""
+    from mdm.models import ReviewStatus, ReviewTask
+
+    parent: dict = {}
+
+    def find(golden):
+        while parent.get(golden, golden) != golden:
+            golden = parent[golden]
+        return golden
+
+    tasks = ReviewTask.objects.filter(status=ReviewStatus.OPEN, probability__gte=threshold)
+    for left, right in tasks.values_list("left_id", "right_id"):
+        left, right = find(str(left)), find(str(right))
+        if left != right:
+            parent[left] = right
+    joined = defaultdict(list)
+    for golden, labels in by_golden.items():
+        joined[find(golden)].extend(labels)
+    precision, recall, f1 = figures(true_pairs, pairs_of(joined))
+    return f"P {precision:.4f} R {recall:.4f} F1 {f1:.4f} ({tasks.count()} tasks approved)"
+
+
 def main(argv: list[str] | None = None) -> dict:
     from mdm_generate import add_arguments, generate_from, write_csv
 
@@ -86,6 +118,12 @@ def main(argv: list[str] | None = None) -> dict:
         "--show-false", type=int, default=0, help="print this many falsely merged pairs"
     )
     parser.add_argument("--database-url", default="")
+    parser.add_argument(
+        "--what-if",
+        default="",
+        help="comma-separated thresholds: the figures if the open review tasks at or above each "
+        "were approved (an auto-merge threshold lowered to it, approximately)",
+    )
     parser.add_argument(
         "--keep-households-apart", action="store_true", help="the match setting of that name"
     )
@@ -140,10 +178,7 @@ def main(argv: list[str] | None = None) -> dict:
         by_truth[truth_id].append(label)
         by_golden[golden_of[key]].append(label)
     true_pairs, found_pairs = pairs_of(by_truth), pairs_of(by_golden)
-    correct = len(true_pairs & found_pairs)
-    precision = correct / len(found_pairs) if found_pairs else 1.0
-    recall = correct / len(true_pairs) if true_pairs else 1.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    precision, recall, f1 = figures(true_pairs, found_pairs)
     label_golden = {f"{k[0]}:{k[1]}": g for k, g in golden_of.items()}
     review_pairs = set()
     for left, right in ReviewTask.objects.filter(status=ReviewStatus.OPEN).values_list(
@@ -159,6 +194,8 @@ def main(argv: list[str] | None = None) -> dict:
     if args.show_false:
         false_pairs = sorted(found_pairs - true_pairs)[: args.show_false]
         show_missed(false_pairs, rows, label_golden, review_pairs)
+    for threshold in filter(None, args.what_if.split(",")):
+        print(f"what if {threshold}:", what_if(float(threshold), true_pairs, by_golden))
     latencies = realtime_latencies(rows[:300])
     result = {
         "kind": args.kind,

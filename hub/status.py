@@ -5,7 +5,16 @@ from django.db.models import Count
 from connectors.models import Connection, ConnectionState
 from hub import health
 from hub.models import SyncWatermark
-from mdm.models import Customer, GoldenStatus, Product, ReviewStatus, ReviewTask, SourceRecord
+from mdm.models import (
+    Customer,
+    Entity,
+    GoldenStatus,
+    Product,
+    ReviewStatus,
+    ReviewTask,
+    SourceRecord,
+)
+from mdm.reindex import sample_staleness
 
 
 def hub_status() -> dict:
@@ -54,6 +63,10 @@ def hub_status() -> dict:
             }
         )
     broker = health.check_broker()
+    keys = {}
+    for entity in Entity.values:
+        checked, stale = sample_staleness(entity, size=100)
+        keys[entity] = {"sampled": checked, "out_of_date": stale}
     return {
         "golden": golden,
         "cross_references": crossrefs,
@@ -61,5 +74,6 @@ def hub_status() -> dict:
         "queued_tasks": broker.get("queued"),
         "failed_tasks": Failure.objects.count(),
         "connections": connections,
+        "blocking_keys": keys,
         "health": {"database": health.check_database()["ok"], "broker": broker["ok"]},
     }

@@ -28,6 +28,13 @@ class Command(BaseCommand):
         crossrefs = ", ".join(f"{key} {n}" for key, n in status["cross_references"].items())
         self.stdout.write(f"Cross-references: {crossrefs or 'none'}")
         self.stdout.write(f"Open review tasks: {status['open_review_tasks']}")
+        for entity, keys in status["blocking_keys"].items():
+            if keys["out_of_date"]:
+                self.stdout.write(
+                    f"Matching keys of {entity}s out of date: {keys['out_of_date']} of "
+                    f"{keys['sampled']} sampled records (stored by an older version); run "
+                    f"`manage.py reindex_records --entity {entity}`"
+                )
         self.stdout.write(
             f"Queued tasks: {status['queued_tasks']}; failed tasks: {status['failed_tasks']}"
         )
