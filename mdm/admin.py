@@ -11,6 +11,7 @@ from datetime import datetime
 from django.contrib import admin, messages
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.core.exceptions import FieldDoesNotExist, PermissionDenied
+from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -23,6 +24,7 @@ from django.utils.text import capfirst
 from mdm.merge import MergeError, decide_review, merge, unmerge
 from mdm.models import (
     Customer,
+    Entity,
     GoldenStatus,
     HistoryEntry,
     MatchSettings,
@@ -54,6 +56,34 @@ class KeepsTheRecord:
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class PairSearch:
+    """Search a list of golden record pairs (review tasks, merges) as the golden lists are
+    searched, on either record of the pair: a name, company, email, town or postcode (a SKU or
+    name for products), or a golden record's id. Merged-away records are found too."""
+
+    pair_fields: tuple[str, str] = ("left_id", "right_id")
+    search_fields = ("=entity",)  # shows the search box; `get_search_results` does the search
+    search_help_text = (
+        "Name, company, email, town or postcode of either record (SKU or name for products), "
+        "or a golden record id."
+    )
+
+    def get_search_results(self, request, queryset, search_term):
+        if not search_term.strip():
+            return queryset, False
+        left, right = self.pair_fields
+        condition = Q()
+        for entity in Entity.values:
+            model = golden_model(entity)
+            found, _ = self.admin_site._registry[model].get_search_results(
+                request, model.objects.all(), search_term
+            )
+            ids = found.values("pk")
+            either = Q(**{f"{left}__in": ids}) | Q(**{f"{right}__in": ids})
+            condition |= Q(entity=entity) & either
+        return queryset.filter(condition), False
 
 
 def _summary(record) -> str:
@@ -363,7 +393,7 @@ class ReviewStateFilter(admin.SimpleListFilter):
 
 
 @admin.register(ReviewTask)
-class ReviewTaskAdmin(KeepsTheRecord, admin.ModelAdmin):
+class ReviewTaskAdmin(PairSearch, KeepsTheRecord, admin.ModelAdmin):
     list_display = ("pair", "chance", "decide", "strongest", "compare", "status", "created_at")
     list_filter = (ReviewStateFilter, "entity")
     show_full_result_count = False
@@ -556,11 +586,11 @@ class ReviewTaskAdmin(KeepsTheRecord, admin.ModelAdmin):
 
 
 @admin.register(Merge)
-class MergeAdmin(KeepsTheRecord, admin.ModelAdmin):
+class MergeAdmin(PairSearch, KeepsTheRecord, admin.ModelAdmin):
     list_display = ("records", "entity", "probability", "actor", "reason", "created_at",
                     "undone_at")  # fmt: skip
     list_filter = ("entity",)
-    search_fields = ("=survivor_id", "=merged_id")
+    pair_fields = ("merged_id", "survivor_id")
     actions = ("undo",)
     show_full_result_count = False
     exclude = ("snapshot",)

@@ -67,9 +67,8 @@ def test_bulk_not_the_same_from_the_review_queue(client, steward, review_task):
     assert review_task.status == ReviewStatus.NOT_SAME
 
 
-def test_the_merges_list_names_both_records_and_links_them(
-    client, steward, django_assert_max_num_queries
-):
+def _four_merges() -> Customer:
+    """Ada <other name> merged into Ines <surname> in four towns; returns the last survivor."""
     towns = (("Leeds", "LS1 4AB"), ("York", "YO1 7HH"), ("Bath", "BA1 1LT"), ("Hull", "HU1 2AA"))
     for number, (surname, other_name) in enumerate(
         (("Okafor", "Byron"), ("Lindqvist", "Quarshie"), ("Moreau", "Tanaka"), ("Novak", "Reyes"))
@@ -84,6 +83,13 @@ def test_the_merges_list_names_both_records_and_links_them(
         other = person(system="shop", external_id=f"m{number}", first="Ada", last=other_name,
                        address=Address(["1 Mill Lane"], town, "", postcode, "GB"))  # fmt: skip
         merge(survivor, Customer.objects.get(pk=ingest_customer(other).golden_id))
+    return survivor
+
+
+def test_the_merges_list_names_both_records_and_links_them(
+    client, steward, django_assert_max_num_queries
+):
+    survivor = _four_merges()
     client.force_login(steward)
     with django_assert_max_num_queries(12):
         page = client.get(reverse("admin:mdm_merge_changelist"))
@@ -95,6 +101,42 @@ def test_the_merges_list_names_both_records_and_links_them(
     assert reverse("admin:mdm_customer_change", args=[merge_row.merged_id]) in content
     assert reverse("admin:mdm_customer_change", args=[survivor.pk]) in content
     assert str(merge_row) not in content  # not the ids any more
+
+
+def _listed(client, name: str, query: str) -> str:
+    page = client.get(reverse(f"admin:mdm_{name}_changelist"), {"q": query})
+    assert page.status_code == 200
+    return page.content.decode()
+
+
+def test_the_merges_list_is_searched_by_either_records_name_place_or_id(client, steward):
+    survivor = _four_merges()
+    merged_id = Merge.objects.get(survivor_id=survivor.pk).merged_id
+    client.force_login(steward)
+    reyes = _listed(client, "merge", "ada reyes")  # the merged-away record, by both names
+    assert "Ada Reyes" in reyes and "Ada Tanaka" not in reyes
+    assert "Ada Tanaka" in _listed(client, "merge", "bath")  # by town
+    # Either record's id (the survivor took Ada's values: the later record wins the tie).
+    assert "Ada Reyes" in _listed(client, "merge", str(merged_id))
+    by_survivor = _listed(client, "merge", str(survivor.pk))
+    assert "Ada Reyes" in by_survivor and "Ada Byron" not in by_survivor
+    assert all(f"Ada {name}" in _listed(client, "merge", "ada") for name in ("Byron", "Reyes"))
+    nothing = _listed(client, "merge", "zebedee")
+    assert "Ada " not in nothing and "0 merges" in nothing
+
+
+def test_the_review_queue_is_searched_by_either_records_name(client, steward, review_task):
+    petrovs = Address(["9 Elm Row"], "Leeds", "", "LS2 9JT", "GB")
+    ingest_customer(person("crm", "p1", first="Ivan", last="Petrov", address=petrovs))
+    ingest_customer(person("shop", "p2", first="Olga", last="Petrov", address=petrovs))
+    assert ReviewTask.objects.count() == 2
+    client.force_login(steward)
+    petrov = _listed(client, "reviewtask", "petrov")
+    assert "Olga Petrov" in petrov and "Mary Smith" not in petrov
+    mary = _listed(client, "reviewtask", "mary")  # one side of the pair is enough
+    assert "William Smith" in mary and "Petrov" not in mary
+    assert "Ivan Petrov" in _listed(client, "reviewtask", "ls2 9jt")
+    assert "Petrov" not in _listed(client, "reviewtask", str(review_task.left_id))
 
 
 def test_unmerge_action_restores_the_merged_record(client, steward):
