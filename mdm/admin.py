@@ -139,6 +139,8 @@ def _cell(value) -> str:
     """A value as a steward reads it: no "None", local dates, lists joined."""
     if value is None or value == "" or value == []:
         return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     if isinstance(value, datetime):
         local = timezone.localtime(value) if timezone.is_aware(value) else value
         return date_format(local, "DATETIME_FORMAT")
@@ -188,42 +190,38 @@ class GoldenAdmin(KeepsTheRecord, admin.ModelAdmin):
             *super().get_urls(),
         ]
 
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        golden = self.get_object(request, object_id)
-        extra_context = dict(extra_context or {})
-        if golden is not None:
-            values = golden.values()
-            extra_context.update(
-                pin_rows=[
-                    {
-                        "name": name,
-                        "label": _label(golden, name),
-                        "value": _cell(values[name] if values[name] != {} else None),
-                        "pinned": name in golden.pinned,
-                    }
-                    for name in self.model.ATTRIBUTES
-                ],
-                can_pin=golden.status == GoldenStatus.ACTIVE
-                and self.has_change_permission(request, golden),
-                pin_url=reverse(
-                    f"admin:{self.model._meta.app_label}_{self.model._meta.model_name}_pin",
-                    args=[golden.pk],
-                ),
+    def get_object(self, request, object_id, from_field=None):
+        golden = super().get_object(request, object_id, from_field)
+        if golden is not None:  # read by `provenance`, which is given the object alone
+            golden.can_pin = golden.status == GoldenStatus.ACTIVE and self.has_change_permission(
+                request, golden
             )
+        return golden
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        info = self.model._meta.app_label, self.model._meta.model_name
+        extra_context = {
+            **(extra_context or {}),
+            "pin_url": reverse(f"admin:{info[0]}_{info[1]}_pin", args=[object_id]),
+        }
         return super().change_view(request, object_id, form_url, extra_context)
 
     def pin_view(self, request, object_id):
-        """Pin or unpin one attribute's surviving value (POST from the golden page)."""
+        """Pin or unpin one attribute's surviving value (POST from the golden page: a button
+        named pin or unpin whose value is the attribute, or `attribute` and `action`)."""
         golden = get_object_or_404(self.model, pk=object_id)
         if request.method != "POST" or not self.has_change_permission(request, golden):
             raise PermissionDenied
         attribute, action = request.POST.get("attribute", ""), request.POST.get("action")
+        for verb in ("pin", "unpin"):
+            if request.POST.get(verb):
+                attribute, action = request.POST[verb], verb
         if attribute not in self.model.ATTRIBUTES or action not in ("pin", "unpin"):
             self.message_user(request, "Unknown attribute or action.", messages.ERROR)
         else:
             (pin if action == "pin" else unpin)(golden, attribute, actor=request.user)
             _log(request, golden, f"{attribute} {action}ned")
-            self.message_user(request, f"{attribute} {action}ned.")
+            self.message_user(request, f"{_label(golden, attribute)} {action}ned.")
         info = self.model._meta.app_label, self.model._meta.model_name
         return redirect(f"admin:{info[0]}_{info[1]}_change", golden.pk)
 
@@ -232,8 +230,14 @@ class GoldenAdmin(KeepsTheRecord, admin.ModelAdmin):
         return [*names, "cross_references", "provenance", "history"]
 
     def get_fields(self, request, obj=None):
-        # The values first; the raw pins (for a corrected value) after them, not on top.
-        fields = [name for name in super().get_fields(request, obj) if name != "pinned"]
+        # Each value is shown once, in the provenance table (with where it came from and its
+        # pin button); the raw pins (for a corrected value) come after the record's state.
+        attributes = set(self.model.ATTRIBUTES)
+        fields = [
+            name
+            for name in super().get_fields(request, obj)
+            if name != "pinned" and name not in attributes
+        ]
         if self.has_change_permission(request, obj):
             fields.insert(fields.index("cross_references"), "pinned")
         return fields
@@ -259,23 +263,43 @@ class GoldenAdmin(KeepsTheRecord, admin.ModelAdmin):
             ),
         )
 
-    @admin.display(description="Provenance")
+    @admin.display(description="Values")
     def provenance(self, obj):
+        """Every surviving value once: the rule that chose it, its source, its pin button.
+        Empty attributes share one line at the end."""
         attributes = provenance_of(obj)
         sources = SourceRecord.objects.in_bulk(
             {item["source_record_id"] for item in attributes.values() if item["source_record_id"]}
         )
-        return _table(
-            ("attribute", "value", "rule", "from"),
-            (
-                (
-                    _label(obj, name),
-                    item["value"],
-                    RULE_LABELS.get(item["rule"], item["rule"]),
-                    sources.get(item["source_record_id"], "-"),
+        values = obj.values()
+        can_pin = getattr(obj, "can_pin", False)
+        rows, empty = [], []
+        for name in obj.ATTRIBUTES:
+            value, item = values[name], attributes.get(name, {})
+            pinned = name in obj.pinned
+            if value in (None, "", [], {}) and not pinned:
+                empty.append(_label(obj, name))
+                continue
+            verb = "unpin" if pinned else "pin"
+            button = (
+                format_html(
+                    '<button type="submit" form="mdm-pin-form" name="{}" value="{}">{}</button>',
+                    verb,
+                    name,
+                    capfirst(verb),
                 )
-                for name, item in sorted(attributes.items())
-            ),
+                if can_pin
+                else ""
+            )
+            rule = "pinned" if pinned else item.get("rule", "")
+            source = sources.get(item.get("source_record_id"), "-")
+            rows.append((_label(obj, name), value, RULE_LABELS.get(rule, rule), source, button))
+        if empty:
+            rows.append(("Empty", ", ".join(empty), "", "", ""))
+        headers = ("attribute", "value", "rule", "from", "")
+        note = "A pinned value wins over every source until it is unpinned." if can_pin else ""
+        return format_html(
+            "{}{}", _table(headers, rows), format_html("<p>{}</p>", note) if note else ""
         )
 
     @admin.display(description="History")

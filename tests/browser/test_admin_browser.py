@@ -101,6 +101,23 @@ def test_steward_finds_a_customer_by_last_name_and_sees_its_sources(log_in, stew
     expect(last_name).to_contain_text(re.compile(r"(crm:customer:C-1042|shop:customer:S-77)"))
 
 
+def test_steward_pins_a_value_from_the_values_table_and_unpins_it(log_in, steward):
+    """The Pin buttons sit in the change form's table but submit a form outside it (forms
+    cannot nest): the browser must send the button's attribute to the pin view."""
+    golden_id = ingest_customer(person(email="ann@example.com")).golden_id
+    page = log_in(steward)
+    page.goto(f"/admin/mdm/customer/{golden_id}/change/")
+    values = page.locator(".field-provenance")
+    email = values.get_by_role("row").filter(has=page.get_by_role("cell", name="Email", exact=True))
+    email.get_by_role("button", name="Pin").click()
+    expect(message(page)).to_have_text("Email pinned.")
+    expect(email).to_contain_text("Pinned by a steward")
+    assert Customer.objects.get(pk=golden_id).pinned == {"email": "ann@example.com"}
+    email.get_by_role("button", name="Unpin").click()
+    expect(message(page)).to_have_text("Email unpinned.")
+    assert Customer.objects.get(pk=golden_id).pinned == {}
+
+
 def test_steward_merges_a_pair_from_the_review_screen(log_in, steward, review_task):
     page = log_in(steward)
     open_review_screen(page)

@@ -100,8 +100,16 @@ def test_steward_pins_a_value_that_survives_a_source_update_then_unpins_it(clien
     client.force_login(steward)
     pin_url = reverse("admin:mdm_customer_pin", args=[golden.pk])
     page = client.get(reverse("admin:mdm_customer_change", args=[golden.pk]))
-    assert "Steward pins" in page.content.decode()
-    client.post(pin_url, {"attribute": "email", "action": "pin"})
+    content = page.content.decode()
+    # Each value once, in the values table, with its button; the form it submits is outside
+    # the change form (forms cannot nest).
+    assert "field-email" not in content and "Steward pins" not in content  # no repeats
+    assert "<td>Email</td><td>old@example.com</td><td>Most recent</td>" in content
+    assert 'form="mdm-pin-form" name="pin" value="email">Pin</button>' in content
+    assert f'<form id="mdm-pin-form" method="post" action="{pin_url}">' in content
+    client.post(pin_url, {"pin": "email"})  # what the button sends
+    page = client.get(reverse("admin:mdm_customer_change", args=[golden.pk]))
+    assert 'name="unpin" value="email">Unpin</button>' in page.content.decode()
     ingest_customer(person(email="new@example.com"))  # the source changes its email
     golden.refresh_from_db()
     assert golden.pinned == {"email": "old@example.com"}
