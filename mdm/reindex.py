@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.db import connection, transaction
-from django.db.models import Max, Min
+from django.db.models import Max, Min, Q
 
 from mdm.bulkwrite import json_loads, json_text, update_rows, write_rows
 from mdm.matching.matcher import profile_and_keys
@@ -67,7 +67,7 @@ def _compare(entity: str, ids: list[int], summary: ReindexSummary, write: bool) 
         range(len(records)),
         data={"entity": entity, "attributes": [attributes for _, attributes, _ in records]},
     )
-    changed_profiles, rekeyed, rows = [], [], []
+    changed_profiles, removed, added = [], {}, []
     for (record_id, _, old_profile), (new_profile, new_keys) in zip(records, fresh, strict=True):
         summary.records += 1
         wanted, have = set(new_keys), stored_keys[record_id]
@@ -76,23 +76,28 @@ def _compare(entity: str, ids: list[int], summary: ReindexSummary, write: bool) 
             summary.profiles_changed += 1
             changed_profiles.append(SourceRecord(id=record_id, profile=new_profile))
         if keys_changed:
+            gone, new = have - wanted, sorted(wanted - have)
             summary.keys_changed += 1
-            summary.keys_added += len(wanted - have)
-            summary.keys_removed += len(have - wanted)
-            rekeyed.append(record_id)
-            rows.extend((entity, key, record_id) for key in sorted(wanted))
-            if len(summary.examples) < 5 and wanted - have:
-                summary.examples.append(min(wanted - have))
+            summary.keys_added += len(new)
+            summary.keys_removed += len(gone)
+            if gone:
+                removed[record_id] = sorted(gone)
+            added.extend((entity, key, record_id) for key in new)
+            if len(summary.examples) < 5 and new:
+                summary.examples.append(new[0])
         summary.stale += profile_changed or keys_changed
     if not write:
         return
     update_rows(SourceRecord, changed_profiles, ["profile"])
-    # A record whose keys changed gets its whole new set: a delete per 500 records, not per key.
-    for start in range(0, len(rekeyed), 500):
-        BlockingKey.objects.filter(
-            entity=entity, source_record_id__in=rekeyed[start : start + 500]
-        ).delete()
-    write_rows(BlockingKey._meta.db_table, ["entity", "key", "source_record_id"], rows)
+    # Only the keys that changed: an upgrade that adds a pass adds one key a record, and
+    # rewriting all ~18 of them churned the key index (1M records: 205,000 in 150 s).
+    pending = list(removed.items())
+    for start in range(0, len(pending), 200):
+        condition = Q()
+        for record_id, keys in pending[start : start + 200]:
+            condition |= Q(source_record_id=record_id, key__in=keys)
+        BlockingKey.objects.filter(condition, entity=entity).delete()
+    write_rows(BlockingKey._meta.db_table, ["entity", "key", "source_record_id"], added)
 
 
 def reindex(
