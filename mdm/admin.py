@@ -58,10 +58,25 @@ class KeepsTheRecord:
         return False
 
 
-class PairSearch:
-    """Search a list of golden record pairs (review tasks, merges) as the golden lists are
-    searched, on either record of the pair: a name, company, email, town or postcode (a SKU or
-    name for products), or a golden record's id. Merged-away records are found too."""
+def _attach_pair_records(rows, left: str, right: str) -> None:
+    """The golden records two id columns of a list page name, in one query per entity, as
+    `row.pair_records` (one query per row would cost a hundred queries a page)."""
+    rows = list(rows)  # evaluated once; the template reuses the rows
+    wanted: dict[str, set] = {}
+    for row in rows:
+        wanted.setdefault(row.entity, set()).update((getattr(row, left), getattr(row, right)))
+    found = {}
+    for entity, ids in wanted.items():
+        found.update(golden_model(entity).objects.in_bulk(list(ids)))
+    for row in rows:
+        row.pair_records = (found.get(getattr(row, left)), found.get(getattr(row, right)))
+
+
+class PairList:
+    """A list of golden record pairs (review tasks, merges): the page's golden records read
+    once (`pair_records`), and searched as the golden lists are, on either record of the pair:
+    a name, company, email, town or postcode (a SKU or name for products), or a golden record's
+    id. Merged-away records are found too."""
 
     pair_fields: tuple[str, str] = ("left_id", "right_id")
     listed_ids = 5000
@@ -90,6 +105,17 @@ class PairSearch:
             condition |= Q(entity=entity) & either
         return queryset.filter(condition), False
 
+    def get_changelist_instance(self, request):
+        changelist = super().get_changelist_instance(request)
+        _attach_pair_records(changelist.result_list, *self.pair_fields)
+        return changelist
+
+    def pair_records(self, obj) -> tuple:
+        """(left, right) golden records of a row: read with its page, or now for one row."""
+        if not hasattr(obj, "pair_records"):
+            _attach_pair_records([obj], *self.pair_fields)
+        return obj.pair_records
+
 
 def _summary(record) -> str:
     """One line that tells a golden record apart in a list: its name, then place or SKU."""
@@ -106,20 +132,6 @@ def _summary(record) -> str:
 def _name(record) -> str:
     """What a steward calls a golden record: a customer's label, a product's name."""
     return record.label if isinstance(record, Customer) else record.name or "(no name)"
-
-
-def _attach_pair_records(rows, left: str, right: str) -> None:
-    """The golden records two id columns of a list page name, in one query per entity, as
-    `row.pair_records` (one query per row would cost a hundred queries a page)."""
-    rows = list(rows)  # evaluated once; the template reuses the rows
-    wanted: dict[str, set] = {}
-    for row in rows:
-        wanted.setdefault(row.entity, set()).update((getattr(row, left), getattr(row, right)))
-    found = {}
-    for entity, ids in wanted.items():
-        found.update(golden_model(entity).objects.in_bulk(list(ids)))
-    for row in rows:
-        row.pair_records = (found.get(getattr(row, left)), found.get(getattr(row, right)))
 
 
 def _golden_link(record) -> str:
@@ -212,16 +224,14 @@ class GoldenAdmin(KeepsTheRecord, admin.ModelAdmin):
         return super().change_view(request, object_id, form_url, extra_context)
 
     def pin_view(self, request, object_id):
-        """Pin or unpin one attribute's surviving value (POST from the golden page: a button
-        named pin or unpin whose value is the attribute, or `attribute` and `action`)."""
+        """Pin or unpin one attribute's surviving value (POST from a Values button: its name
+        is pin or unpin, its value the attribute)."""
         golden = get_object_or_404(self.model, pk=object_id)
         if request.method != "POST" or not self.has_change_permission(request, golden):
             raise PermissionDenied
-        attribute, action = request.POST.get("attribute", ""), request.POST.get("action")
-        for verb in ("pin", "unpin"):
-            if request.POST.get(verb):
-                attribute, action = request.POST[verb], verb
-        if attribute not in self.model.ATTRIBUTES or action not in ("pin", "unpin"):
+        action = next((verb for verb in ("pin", "unpin") if request.POST.get(verb)), "")
+        attribute = request.POST.get(action, "")
+        if attribute not in self.model.ATTRIBUTES:
             self.message_user(request, "Unknown attribute or action.", messages.ERROR)
         else:
             (pin if action == "pin" else unpin)(golden, attribute, actor=request.user)
@@ -422,7 +432,7 @@ class ReviewStateFilter(admin.SimpleListFilter):
 
 
 @admin.register(ReviewTask)
-class ReviewTaskAdmin(PairSearch, KeepsTheRecord, admin.ModelAdmin):
+class ReviewTaskAdmin(PairList, KeepsTheRecord, admin.ModelAdmin):
     list_display = ("pair", "chance", "decide", "strongest", "compare", "status", "created_at")
     list_filter = (ReviewStateFilter, "entity")
     show_full_result_count = False
@@ -443,21 +453,12 @@ class ReviewTaskAdmin(PairSearch, KeepsTheRecord, admin.ModelAdmin):
             return self.readonly_fields
         return tuple(name for name in self.readonly_fields if name != "decide")
 
-    def get_changelist_instance(self, request):
-        changelist = super().get_changelist_instance(request)
-        _attach_pair_records(changelist.result_list, "left_id", "right_id")
-        return changelist
-
     @admin.display(description="Pair")
     def pair(self, obj):
         """Both golden records as a steward tells them apart: name and place, or name and SKU."""
-        records = getattr(obj, "pair_records", None)
-        if records is None:
-            model = golden_model(obj.entity)
-            records = (model.objects.filter(pk=obj.left_id).first(),
-                       model.objects.filter(pk=obj.right_id).first())  # fmt: skip
         return format_html(
-            "{}<br>~ {}", *(_summary(record) if record else "(deleted)" for record in records)
+            "{}<br>~ {}",
+            *(_summary(record) if record else "(deleted)" for record in self.pair_records(obj)),
         )
 
     @admin.display(description="Strongest evidence")
@@ -615,7 +616,7 @@ class ReviewTaskAdmin(PairSearch, KeepsTheRecord, admin.ModelAdmin):
 
 
 @admin.register(Merge)
-class MergeAdmin(PairSearch, KeepsTheRecord, admin.ModelAdmin):
+class MergeAdmin(PairList, KeepsTheRecord, admin.ModelAdmin):
     list_display = ("records", "entity", "probability", "actor", "reason", "created_at",
                     "undone_at")  # fmt: skip
     list_filter = ("entity",)
@@ -630,17 +631,10 @@ class MergeAdmin(PairSearch, KeepsTheRecord, admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
-    def get_changelist_instance(self, request):
-        changelist = super().get_changelist_instance(request)
-        _attach_pair_records(changelist.result_list, "merged_id", "survivor_id")
-        return changelist
-
     @admin.display(description="Merged -> survivor")
     def records(self, obj):
         """Both golden records by name and place, each linked: which record went into which."""
-        if not hasattr(obj, "pair_records"):
-            _attach_pair_records([obj], "merged_id", "survivor_id")
-        merged, survivor = obj.pair_records
+        merged, survivor = self.pair_records(obj)
         return format_html("{}<br>&rarr; {}", _golden_link(merged), _golden_link(survivor))
 
     @admin.action(description="Unmerge (restore both records exactly)", permissions=["change"])

@@ -114,7 +114,7 @@ def test_steward_pins_a_value_that_survives_a_source_update_then_unpins_it(clien
     golden.refresh_from_db()
     assert golden.pinned == {"email": "old@example.com"}
     assert golden.email == "old@example.com"
-    client.post(pin_url, {"attribute": "email", "action": "unpin"})
+    client.post(pin_url, {"unpin": "email"})
     golden.refresh_from_db()
     assert golden.pinned == {} and golden.email == "new@example.com"
     actions = set(HistoryEntry.objects.filter(golden_id=golden.pk).values_list("action", flat=True))
@@ -124,9 +124,7 @@ def test_steward_pins_a_value_that_survives_a_source_update_then_unpins_it(clien
 def test_auditor_cannot_pin(client, auditor):
     golden = Customer.objects.get(pk=ingest_customer(person(email="a@example.com")).golden_id)
     client.force_login(auditor)
-    response = client.post(
-        reverse("admin:mdm_customer_pin", args=[golden.pk]), {"attribute": "email", "action": "pin"}
-    )
+    response = client.post(reverse("admin:mdm_customer_pin", args=[golden.pk]), {"pin": "email"})
     assert response.status_code == 403
     golden.refresh_from_db()
     assert golden.pinned == {}
