@@ -32,6 +32,9 @@ class CustomerQuerySerializer(serializers.Serializer):
     region = serializers.CharField(required=False, allow_blank=True, default="")
     postcode = serializers.CharField(required=False, allow_blank=True, default="")
     country = serializers.CharField(required=False, allow_blank=True, default="", max_length=60)
+    # The system the record would come from: the probabilities then take the prior an ingest
+    # from it would (a namesake within a clean system is less likely the same person).
+    source_system = serializers.CharField(required=False, allow_blank=True, default="")
     limit = serializers.IntegerField(required=False, default=10, min_value=1, max_value=100)
 
     def validate(self, attrs):
@@ -42,7 +45,7 @@ class CustomerQuerySerializer(serializers.Serializer):
                 f"Unknown attribute(s): {', '.join(unknown)}. "
                 f"Use the canonical CSV columns: {', '.join(self.fields)}."
             )
-        if not any(value for key, value in attrs.items() if key != "limit"):
+        if not any(value for key, value in attrs.items() if key not in ("limit", "source_system")):
             raise serializers.ValidationError("Give at least one attribute to match on.")
         return attrs
 
@@ -62,11 +65,13 @@ def match_customer(request):
     query = CustomerQuerySerializer(data=request.data)
     query.is_valid(raise_exception=True)
     data = dict(query.validated_data)
-    limit = data.pop("limit")
+    limit, system = data.pop("limit"), data.pop("source_system").strip()
     canonical = customer_from_row({**data, "source_system": "query", "source_id": "query"})
     record_profile, keys = profile_and_keys(Entity.CUSTOMER, customer_attributes(canonical))
     settings = MatchSettings.for_entity(Entity.CUSTOMER)
-    matches = find_matches(Entity.CUSTOMER, record_profile, keys, settings=settings)[:limit]
+    matches = find_matches(Entity.CUSTOMER, record_profile, keys, settings=settings, system=system)[
+        :limit
+    ]
     goldens = Customer.objects.in_bulk([match.golden_id for match in matches])
     candidates = []
     for match in matches:

@@ -23,13 +23,16 @@ from mdm.bulkwrite import insert_rows, json_loads, reserve_ids, write_rows
 from mdm.ingest import IngestAction, ingest_record
 from mdm.keyindex import RunKeys, build_postings_index, key_hashes, postings_index_deferred
 from mdm.matching import blocking
-from mdm.matching.matcher import comparisons_for, profile_and_keys, weights_for
+from mdm.matching.matcher import comparisons_for, golden_systems, profile_and_keys, weights_for
 from mdm.matching.profile import is_retrieval_key
 from mdm.matching.scoring import (
     Scorer,
     customer_levels_above,
     probability_of,
     product_levels,
+    system_line,
+    system_shifts,
+    with_systems,
 )
 from mdm.merge import merge
 from mdm.models import (
@@ -310,6 +313,8 @@ def _ingest_fresh(entity: str, fresh: list, settings: MatchSettings, run: RunKey
     golden_field = "customer" if entity == Entity.CUSTOMER else "product"
     comparisons, weights = comparisons_for(entity), weights_for(settings)
     scorer = Scorer(weights, comparisons)
+    shifts = system_shifts(weights)
+    households = bool(weights.get("households"))
     prepared = []
     for item, digest in fresh:
         profile, keys = item.prepared or profile_and_keys(entity, item.attributes)
@@ -373,12 +378,20 @@ def _ingest_fresh(entity: str, fresh: list, settings: MatchSettings, run: RunKey
             "counts_of": counts_of,
             "population": population,
             "scorer": scorer,
-            # Pairs that cannot reach the review threshold need no full comparison.
+            # Pairs that cannot reach the review threshold need no full comparison (a pair
+            # across systems may gain `shifts[1]` at the decision).
             "floor": math.log2(settings.review_threshold / (1 - settings.review_threshold))
+            - (max(shifts[1], 0.0) if shifts else 0.0)
             if 0 < settings.review_threshold < 1
             else -math.inf,
         },
     )
+    # The source systems of the golden records a decision may join (see `system_shifts`).
+    systems_of: dict = {}
+    if shifts:
+        systems_of = golden_systems(
+            entity, {stored[other][1] for found in scored for other, *_ in found if other > 0}
+        )
 
     # 3. Decisions in file order: attach, create, merge or propose for review.
     names = [comparison.name for comparison in comparisons]
@@ -388,12 +401,27 @@ def _ingest_fresh(entity: str, fresh: list, settings: MatchSettings, run: RunKey
     merges: list[tuple] = []
     reviews: dict[tuple, tuple] = {}
     new_goldens: set = set()
-    for index, (_item, _digest, profile, _keys) in enumerate(prepared):
+    for index, (item, _digest, profile, _keys) in enumerate(prepared):
         best: dict = {}
         for other_id, probability, levels, identical in scored[index]:
             golden_id = stored[other_id][1] if other_id > 0 else cluster_of[other_id]
             if golden_id not in best or probability > best[golden_id][0]:
                 best[golden_id] = (probability, levels, identical)
+
+        def for_systems(golden_id, entry, joining: set):
+            """`entry` with its probability for joining records of the `joining` systems, and
+            the shift's explanation line, as `find_matches` and `ingest._decide` do."""
+            same = bool(joining & systems_of.get(golden_id, set()))
+            shift = shifts[0] if same else shifts[1]
+            levels = dict(zip(names, entry[1], strict=True))
+            return (with_systems(entry[0], levels, shift, households), *entry[1:3], same, shift)
+
+        raw = best
+        if shifts:
+            best = {
+                golden_id: for_systems(golden_id, entry, {item.system})
+                for golden_id, entry in best.items()
+            }
         ranked = sorted(best.items(), key=lambda pair: -pair[1][0])
 
         def automatic(entry) -> bool:
@@ -411,16 +439,31 @@ def _ingest_fresh(entity: str, fresh: list, settings: MatchSettings, run: RunKey
             new_goldens.add(target)
             outcomes[IngestAction.CREATED] += 1
         cluster_of[-(index + 1)] = target
+        if shifts:
+            # Joining another golden record now joins the one this record went to as well.
+            joined = systems_of.setdefault(target, set())
+            joining = joined | {item.system}
+            if ranked and target == ranked[0][0]:
+                ranked = [ranked[0]] + [
+                    (golden_id, for_systems(golden_id, raw[golden_id], joining))
+                    for golden_id, _ in ranked[1:]
+                ]
+            joined.add(item.system)
         for golden_id, entry in ranked:
             if golden_id == target or entry[0] < settings.review_threshold:
                 continue
             if automatic(entry):
                 merges.append((target, golden_id, entry[0]))
+                if shifts:  # one record's systems are now the other's too
+                    systems_of[target] |= systems_of.get(golden_id, set())
+                    systems_of[golden_id] = systems_of[target]
             elif (target, golden_id) not in reviews:
                 # The explanation is only worked out for the pairs a steward will see.
                 frequency = _frequency(counts_of[index], population)
                 levels = dict(zip(names, entry[1], strict=True))
                 explanation = scorer.explain(levels, profile, frequency)[1]
+                if shifts:
+                    explanation.append(system_line(entry[3], entry[4]))
                 reviews[(target, golden_id)] = (entry[0], explanation)
 
     # Merges between clusters created in this batch are resolved in memory (union-find).

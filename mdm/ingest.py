@@ -26,7 +26,14 @@ from django.db import models, transaction
 from connectors.canonical import Customer as CanonicalCustomer
 from connectors.canonical import Product as CanonicalProduct
 from mdm.matching import blocking
-from mdm.matching.matcher import CandidateMatch, find_matches, profile_and_keys
+from mdm.matching.matcher import (
+    CandidateMatch,
+    adjust_for_systems,
+    find_matches,
+    profile_and_keys,
+    weights_for,
+)
+from mdm.matching.scoring import system_shifts
 from mdm.merge import merge, suppressed_ids
 from mdm.models import (
     Entity,
@@ -131,6 +138,7 @@ def ingest_record(
             exclude_record_id=record.id,
             exclude_golden_id=current.id if current else None,
             settings=settings,
+            system=system,
         )
         return _decide(entity, record, current, candidates, settings, actor)
 
@@ -190,6 +198,12 @@ def _decide(entity, record, current, candidates, settings, actor) -> IngestResul
     if candidates and action in (IngestAction.ATTACHED, IngestAction.MERGED):
         blocked = suppressed_ids(entity, current.id)
         candidates = [match for match in candidates if match.golden_id not in blocked]
+        shifts = system_shifts(weights_for(settings))
+        if shifts and "systems" in best.extra:
+            # Joining another golden record now joins the one this record went to as well.
+            joining = best.extra["systems"] | {record.system}
+            for match in candidates:
+                adjust_for_systems(match, joining, shifts, weights_for(settings))
     for match in candidates:
         if match.golden_id == current.id or match.probability < settings.review_threshold:
             continue

@@ -25,6 +25,9 @@ def reestimate_weights(entity: str, *, sample: int = 50_000, use_decisions: bool
         "records": weights.get("population", 0),
         "blocked_pairs": settings.weights_pairs,
         "prior": weights.get("prior"),
+        # Apart for two records of one source system and of two systems (None: one system).
+        "prior_same_system": weights.get("prior_same_system"),
+        "prior_other_system": weights.get("prior_other_system"),
         "decisions": weights.get("decisions", {"same": 0, "not_same": 0}),
         "review_threshold": settings.review_threshold,
         "auto_merge_threshold": settings.auto_merge_threshold,

@@ -34,6 +34,7 @@ REVIEW_RECALL = 0.95  # share of the expected missed matches the review band sho
 MIN_REVIEW_THRESHOLD = 0.01
 MAX_PROFILES = 100_000  # a larger load is estimated on a uniform sample of its records
 PRIOR_STRENGTH = 20.0  # pseudo-observations the priors are worth
+SYSTEM_PRIOR_STRENGTH = 5.0  # expected matches the overall prior lends each system prior
 ITERATIONS = 25
 
 
@@ -194,8 +195,14 @@ def estimate_weights(
     keys: list[list[str]] | None = None,
     max_pairs: int = 40_000,
     seed: int = 1,
+    systems: list[str] | None = None,
 ) -> dict:
-    """Weights {"prior", "fields": {name: {"m": [...], "u": [...]}}} estimated from profiles."""
+    """Weights {"prior", "fields": {name: {"m": [...], "u": [...]}}} estimated from profiles.
+
+    With `systems` (each profile's source system) and more than one system among them, the
+    prior is also estimated apart for two records of one system and two of different systems
+    ("prior_same_system", "prior_other_system"; see `system_priors`).
+    """
     comparisons = comparisons_for(entity)
     rng = random.Random(seed)
     size = len(profiles)
@@ -221,6 +228,7 @@ def estimate_weights(
         chosen = sorted(rng.sample(range(size), MAX_PROFILES))
         profiles = [profiles[index] for index in chosen]
         keys = [keys[index] for index in chosen] if keys is not None else None
+        systems = [systems[index] for index in chosen] if systems is not None else None
         size = MAX_PROFILES
     by_pass, distinct, total_blocked = blocked_pairs(entity, profiles, max_pairs, rng, keys)
     # Passes overlap a lot (a true match shares many keys): compare each pair once.
@@ -265,13 +273,48 @@ def estimate_weights(
         prior = _population_prior(
             all_patterns, comparisons, m, u, total_blocked / len(distinct), all_pairs
         )
-    return {
+    weights = {
         "prior": prior,
         "fields": {c.name: {"m": m[c.name], "u": u[c.name]} for c in comparisons},
         "blocked_pairs": total_blocked,
         "population": size,
         "review_threshold": review_threshold(all_patterns, comparisons, m, u, prior),
     }
+    if distinct and systems is not None and len(set(systems)) > 1:
+        scale = total_blocked / len(distinct)
+        found = system_priors(distinct, pattern_of, systems, comparisons, m, u, scale, prior)
+        weights.update(found)
+    return weights
+
+
+def system_priors(
+    distinct: list, pattern_of, systems: list[str], comparisons, m: dict, u: dict, scale, prior
+) -> dict:
+    """The prior apart for two records of one source system and two of different systems.
+
+    Systems are often clean on their own (an accounts package holds a customer once) while the
+    same customer is in every system; or one system (a web shop's guest checkouts) duplicates a
+    lot. One prior for all pairs then overrates a namesake within a clean system and underrates
+    a true link between systems. Each is estimated like the population prior, over the blocked
+    pairs of its kind and all pairs of its kind, with SYSTEM_PRIOR_STRENGTH expected matches at
+    the overall prior as pseudo-counts: a kind with little evidence stays near the overall prior.
+    """
+    same_patterns, other_patterns = Counter(), Counter()
+    for pair in distinct:
+        kind = same_patterns if systems[pair[0]] == systems[pair[1]] else other_patterns
+        kind[pattern_of(pair)] += 1
+    sizes = Counter(systems)
+    all_pairs = len(systems) * (len(systems) - 1) / 2
+    same_pairs = sum(count * (count - 1) / 2 for count in sizes.values())
+    found = {}
+    for name, patterns, pairs in (
+        ("prior_same_system", same_patterns, same_pairs),
+        ("prior_other_system", other_patterns, all_pairs - same_pairs),
+    ):
+        found[name] = _population_prior(
+            patterns, comparisons, m, u, scale, pairs, pseudo=(SYSTEM_PRIOR_STRENGTH, prior)
+        )
+    return found
 
 
 def _likelihood_ratio(pattern: tuple, comparisons, m: dict, u: dict) -> float:
@@ -334,15 +377,23 @@ def review_threshold(
 
 
 def _population_prior(
-    patterns: Counter, comparisons, m: dict, u: dict, scale: float, all_pairs: float
+    patterns: Counter,
+    comparisons,
+    m: dict,
+    u: dict,
+    scale: float,
+    all_pairs: float,
+    pseudo: tuple[float, float] | None = None,
 ) -> float:
     """The probability that two random records match, by EM over the whole population.
 
     m and u describe random pairs, so a pair's posterior uses the population prior however the
     pair was found; pairs no blocking pass finds are taken as non-matches. (A mixture share fitted
     on the blocked pairs alone, with population u, counts every namesake pair as a match.)
-    `scale` is the number of distinct blocked pairs each pattern count stands for.
+    `scale` is the number of distinct blocked pairs each pattern count stands for; `pseudo`
+    (matches, at this prior) are added to the expected matches and their pairs to `all_pairs`.
     """
+    extra_matches, extra_pairs = (pseudo[0], pseudo[0] / pseudo[1]) if pseudo else (0.0, 0.0)
     ratios = []
     for pattern, count in patterns.items():
         ratio = _likelihood_ratio(pattern, comparisons, m, u)
@@ -351,7 +402,8 @@ def _population_prior(
     for _ in range(50):
         odds = prior / (1 - prior)
         expected = sum(count * ratio * odds / (1 + ratio * odds) for ratio, count in ratios)
-        updated = min(max(expected / all_pairs, 1e-12), 0.1)
+        updated = (expected + extra_matches) / max(all_pairs + extra_pairs, 1.0)
+        updated = min(max(updated, 1e-12), 0.1)
         if abs(updated - prior) <= prior * 1e-4:
             return updated
         prior = updated
@@ -372,11 +424,15 @@ def estimate_from_database(
     rng = random.Random(seed)
     if len(ids) > sample:
         ids = rng.sample(ids, sample)
-    profiles = []
+    profiles, systems = [], []
     for start in range(0, len(ids), 5000):
         chunk = ids[start : start + 5000]
-        profiles.extend(SourceRecord.objects.filter(id__in=chunk).values_list("profile", flat=True))
-    weights = estimate_weights(entity, profiles, seed=seed)
+        for profile, system in SourceRecord.objects.filter(id__in=chunk).values_list(
+            "profile", "system"
+        ):
+            profiles.append(profile)
+            systems.append(system)
+    weights = estimate_weights(entity, profiles, seed=seed, systems=systems)
     if use_decisions:
         comparisons = comparisons_for(entity)
         same, different = decision_patterns(entity, comparisons)

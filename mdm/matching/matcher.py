@@ -51,6 +51,21 @@ def weights_for(settings: MatchSettings) -> dict:
     return weights
 
 
+def golden_systems(entity: str, golden_ids) -> dict:
+    """{golden id: the source systems of its records} (a thousand golden records a query)."""
+    from mdm.models import SourceRecord
+
+    golden_field = "customer_id" if entity == Entity.CUSTOMER else "product_id"
+    wanted, found = sorted(golden_ids, key=str), {}
+    for start in range(0, len(wanted), 1000):
+        rows = SourceRecord.objects.filter(
+            **{f"{golden_field}__in": wanted[start : start + 1000]}
+        ).values_list(golden_field, "system")
+        for golden_id, system in rows:
+            found.setdefault(golden_id, set()).add(system)
+    return found
+
+
 def find_matches(
     entity: str,
     record_profile: dict,
@@ -59,8 +74,15 @@ def find_matches(
     exclude_record_id: int | None = None,
     exclude_golden_id=None,
     settings: MatchSettings | None = None,
+    system: str = "",
 ) -> list[CandidateMatch]:
-    """The candidate golden records for a profile, best first, one entry per golden record."""
+    """The candidate golden records for a profile, best first, one entry per golden record.
+
+    With the incoming record's source `system` and weights that estimated the prior apart for
+    pairs within one system and across systems (`scoring.system_shifts`), each golden record's
+    probability takes the prior its decision needs; `extra` then keeps the probability under
+    the overall prior ("raw"), its levels and the golden record's systems.
+    """
     settings = settings or MatchSettings.for_entity(entity)
     weights = weights_for(settings)
     comparisons = comparisons_for(entity)
@@ -99,6 +121,24 @@ def find_matches(
         current = best.get(golden_id)
         if current is None or probability > current.probability:
             best[golden_id] = CandidateMatch(
-                golden_id, probability, explanation, record["id"], identical
+                golden_id, probability, explanation, record["id"], identical, {"levels": levels}
             )
+    shifts = scoring.system_shifts(weights) if system else None
+    if shifts and best:
+        systems = golden_systems(entity, best)
+        for golden_id, match in best.items():
+            match.extra.update(raw=match.probability, systems=systems.get(golden_id, set()))
+            adjust_for_systems(match, {system}, shifts, weights)
     return sorted(best.values(), key=lambda match: -match.probability)
+
+
+def adjust_for_systems(match: CandidateMatch, joining: set, shifts, weights: dict) -> None:
+    """Set `match.probability` for joining its golden record with one holding records of the
+    `joining` systems (see `scoring.system_shifts`), and its explanation's line for it."""
+    same = bool(joining & match.extra["systems"])
+    shift = shifts[0] if same else shifts[1]
+    match.probability = scoring.with_systems(
+        match.extra["raw"], match.extra["levels"], shift, bool(weights.get("households"))
+    )
+    lines = [line for line in match.explanation if line["field"] != "source systems"]
+    match.explanation = [*lines, scoring.system_line(same, shift)]

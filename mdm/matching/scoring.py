@@ -610,5 +610,41 @@ class Scorer:
         return score(levels, self.weights, self.comparisons, left, frequency)
 
 
+def _log_odds_of(probability: float) -> float:
+    probability = min(max(probability, 1e-12), 0.5)
+    return math.log2(probability / (1 - probability))
+
+
+def system_shifts(weights: dict) -> tuple[float, float] | None:
+    """(log-odds to add when the golden record a pair would join already holds a record of the
+    incoming record's source system, log-odds to add when it holds records of other systems
+    only), from the priors estimated apart for the two kinds of pair; None without them.
+
+    Pairs are scored under the overall prior. Joining a golden record that holds a record of
+    one's own system makes the two records of that system duplicates of each other, so that
+    decision takes the same-system prior, whichever pair of records was compared.
+    """
+    same, other = weights.get("prior_same_system"), weights.get("prior_other_system")
+    if not same or not other:
+        return None
+    base = _log_odds_of(weights.get("prior", DEFAULT_PRIOR))
+    return _log_odds_of(same) - base, _log_odds_of(other) - base
+
+
+def with_systems(probability: float, levels: dict, shift: float, households: bool) -> float:
+    """`probability` (scored under the overall prior) moved by a `system_shifts` shift; a pair
+    under the review ceiling stays under it. A certainty (identical SKU) stays one."""
+    if probability >= 1.0 or not shift:
+        return probability
+    log_odds = math.log2(max(probability, 1e-300) / (1 - probability)) + shift
+    return probability_of(with_ceiling(levels, log_odds, households))
+
+
+def system_line(same: bool, shift: float) -> dict:
+    """The explanation line of a `system_shifts` shift."""
+    level = "a record of its system already in the golden record" if same else "other systems"
+    return {"field": "source systems", "level": level, "weight": round(shift, 2)}
+
+
 def probability_of(log_odds: float) -> float:
     return 1 / (1 + 2 ** (-log_odds)) if log_odds > -1000 else 0.0

@@ -65,3 +65,31 @@ def test_match_with_an_unknown_attribute_is_a_400_naming_it(steward):
     assert response.status_code == 400
     assert "billing_line1" in str(response.json())
     assert "address_line1" in str(response.json())
+
+
+def test_match_from_a_system_takes_that_systems_prior(steward):
+    from mdm.matching.scoring import CUSTOMER_COMPARISONS, default_weights
+    from mdm.models import MatchSettings
+
+    settings = MatchSettings.for_entity("customer")
+    settings.weights = {
+        **default_weights(CUSTOMER_COMPARISONS),
+        "prior_same_system": 1e-7,
+        "prior_other_system": 2e-4,
+    }
+    settings.save()
+    record = person()
+    ingest_customer(record)
+
+    def best(**extra):
+        response = _client(steward).post(URL, {**QUERY, **extra}, format="json")
+        assert response.status_code == 200
+        return response.json()["candidates"][0]
+
+    plain, within = best(), best(source_system=record.source_system)
+    across = best(source_system="elsewhere")
+    assert within["probability"] < plain["probability"] < across["probability"]
+    assert within["explanation"][-1]["field"] == "source systems"
+    assert all(item["field"] != "source systems" for item in plain["explanation"])
+    # The system alone is nothing to match on.
+    assert _client(steward).post(URL, {"source_system": "crm"}, format="json").status_code == 400

@@ -147,7 +147,10 @@ class Command(BaseCommand):
                 with collector_paused():
                     prepared = self._profiles(parsed)
                     weights = estimate_weights(
-                        entity, [profile for profile, _ in prepared], keys=[k for _, k in prepared]
+                        entity,
+                        [profile for profile, _ in prepared],
+                        keys=[k for _, k in prepared],
+                        systems=[item.source_system.strip() for _, item in parsed],
                     )
                 settings = store_weights(entity, weights, len(prepared))
                 self.stdout.write(f"Estimated match weights from {len(prepared)} rows of the file.")

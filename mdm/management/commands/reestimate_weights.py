@@ -24,10 +24,17 @@ class Command(BaseCommand):
     def handle(self, *args, entity: str, sample: int, no_decisions: bool, **options):
         summary = reestimate_weights(entity, sample=sample, use_decisions=not no_decisions)
         decisions = summary["decisions"]
+        systems = (
+            f" ({summary['prior_same_system']:.3g} within a source system, "
+            f"{summary['prior_other_system']:.3g} across systems)"
+            if summary.get("prior_same_system")
+            else ""
+        )
         self.stdout.write(
             f"Re-estimated {entity} weights from {summary['records']} records, "
             f"{summary['blocked_pairs']} blocked pairs, {decisions['same']} 'same' and "
-            f"{decisions['not_same']} 'not the same' decisions; prior {summary['prior']:.3g}; "
+            f"{decisions['not_same']} 'not the same' decisions; "
+            f"prior {summary['prior']:.3g}{systems}; "
             f"thresholds: auto-merge {summary['auto_merge_threshold']}, "
             f"review {summary['review_threshold']}."
         )
