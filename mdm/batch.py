@@ -413,7 +413,7 @@ def _ingest_fresh(entity: str, fresh: list, settings: MatchSettings, run: RunKey
             the shift's explanation line, as `find_matches` and `ingest._decide` do."""
             same = bool(joining & systems_of.get(golden_id, set()))
             shift = shifts[0] if same else shifts[1]
-            levels = dict(zip(names, entry[1], strict=True))
+            levels = lambda: dict(zip(names, entry[1], strict=True))  # noqa: E731 (seldom needed)
             return (with_systems(entry[0], levels, shift, households), *entry[1:3], same, shift)
 
         raw = best

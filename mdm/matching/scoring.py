@@ -95,6 +95,9 @@ REVIEW_CEILING = 0.9
 _CEILING_LOG_ODDS = math.log2(REVIEW_CEILING / (1 - REVIEW_CEILING))
 _DIFFERENT_GIVEN_NAME = 5
 
+# Priors within a system and across systems that differ less than this (bits) from the overall
+# one change no decision worth a look-up: 0.1 bits moves 0.95 to 0.953.
+MIN_SYSTEM_SHIFT = 0.1
 DEFAULT_PRIOR = 1e-4  # two random records are the same entity (re-estimated from the data)
 PRODUCT_PRIOR = 1e-2
 TF_PSEUDO_COUNT = 1000  # frequencies lean on the average u until the population is large
@@ -628,16 +631,22 @@ def system_shifts(weights: dict) -> tuple[float, float] | None:
     if not same or not other:
         return None
     base = _log_odds_of(weights.get("prior", DEFAULT_PRIOR))
-    return _log_odds_of(same) - base, _log_odds_of(other) - base
+    shifts = _log_odds_of(same) - base, _log_odds_of(other) - base
+    if max(abs(shift) for shift in shifts) < MIN_SYSTEM_SHIFT:
+        return None  # duplicates fall in any system: nothing to weigh, nothing to look up
+    return shifts
 
 
-def with_systems(probability: float, levels: dict, shift: float, households: bool) -> float:
+def with_systems(probability: float, levels, shift: float, households: bool) -> float:
     """`probability` (scored under the overall prior) moved by a `system_shifts` shift; a pair
-    under the review ceiling stays under it. A certainty (identical SKU) stays one."""
+    under the review ceiling stays under it (`levels`, or a function giving them, is only
+    needed for a shift up). A certainty (identical SKU) stays one."""
     if probability >= 1.0 or not shift:
         return probability
     log_odds = math.log2(max(probability, 1e-300) / (1 - probability)) + shift
-    return probability_of(with_ceiling(levels, log_odds, households))
+    if shift > 0:
+        log_odds = with_ceiling(levels() if callable(levels) else levels, log_odds, households)
+    return probability_of(log_odds)
 
 
 def system_line(same: bool, shift: float) -> dict:
