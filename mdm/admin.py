@@ -21,6 +21,9 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.text import capfirst
 
+from mdm.matching.matcher import comparisons_for, weights_for
+from mdm.matching.scoring import level_weights as scoring_level_weights
+from mdm.matching.scoring import system_shifts
 from mdm.merge import MergeError, decide_review, merge, unmerge
 from mdm.models import (
     Customer,
@@ -685,7 +688,68 @@ class MatchSettingsAdmin(admin.ModelAdmin):
         "keep_households_apart",
         "weights_estimated_at",
     )
-    readonly_fields = ("weights_estimated_at", "weights_pairs")
+    readonly_fields = ("weights_estimated_at", "weights_pairs", "priors", "level_weights")
+    fieldsets = (
+        (
+            None,
+            {
+                "fields": (
+                    "entity",
+                    "auto_merge_threshold",
+                    "review_threshold",
+                    "calibrate_review_threshold",
+                    "keep_households_apart",
+                )
+            },
+        ),
+        (
+            "What the matching has learnt from the data",
+            {"fields": ("weights_estimated_at", "weights_pairs", "priors", "level_weights")},
+        ),
+        ("Raw weights (JSON)", {"classes": ("collapse",), "fields": ("weights",)}),
+    )
+
+    @admin.display(description="Prior match probability")
+    def priors(self, obj):
+        """How likely two records are the same before comparing them, overall and by systems."""
+        weights = weights_for(obj) if obj.entity else {}
+        rows = [("any two records", weights.get("prior"))]
+        if weights.get("prior_same_system"):
+            shifts = system_shifts(weights)
+            rows += [
+                ("two records of one source system", weights["prior_same_system"]),
+                ("two records of different systems", weights["prior_other_system"]),
+            ]
+            if shifts is None:
+                rows.append(("(within 0.1 bits of each other: not applied)", None))
+        return _table(
+            ("pair", "probability"),
+            ((label, f"{value:.3g}" if value else "\u00a0") for label, value in rows),
+        )
+
+    @admin.display(description="Weight of each level (bits; + for the same, - against)")
+    def level_weights(self, obj):
+        """Per field and level: m, u and log2(m/u), as the explanations of matches use them."""
+        if not obj.entity:
+            return "-"
+        weights = weights_for(obj)
+        rows = []
+        for comparison in comparisons_for(obj.entity):
+            params = weights["fields"].get(comparison.name) or {}
+            if len(params.get("m", ())) != len(comparison.levels):
+                params = {"m": comparison.m, "u": comparison.u}
+            table = scoring_level_weights(params["m"], params["u"])
+            for level, label in enumerate(comparison.levels):
+                rows.append(
+                    (
+                        comparison.name.replace("_", " ") if level == 0 else "\u00a0",
+                        label,
+                        f"{params['m'][level]:.3g}",
+                        f"{params['u'][level]:.3g}",
+                        f"{table[level]:+.1f}",
+                    )
+                )
+        return _table(("field", "level", "m (same)", "u (random pair)", "weight"), rows)
 
 
 @admin.register(SurvivorshipRule)

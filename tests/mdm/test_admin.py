@@ -246,3 +246,25 @@ def test_recompute_action_applies_a_changed_rule_to_the_selected_records(client,
     assert golden.email == "bill@crm.example"
     entry = HistoryEntry.objects.get(golden_id=golden.pk, reason="recomputed in the admin")
     assert entry.actor == steward and entry.changes["email"][1] == "bill@crm.example"
+
+
+def test_match_settings_page_shows_what_the_weights_mean(client, superuser):
+    from mdm.matching.scoring import CUSTOMER_COMPARISONS, default_weights
+    from mdm.models import MatchSettings
+
+    settings = MatchSettings.for_entity("customer")
+    settings.weights = {
+        **default_weights(CUSTOMER_COMPARISONS),
+        "prior_same_system": 3.1e-7,
+        "prior_other_system": 2.0e-4,
+    }
+    settings.save()
+    client.force_login(superuser)
+    page = client.get(reverse("admin:mdm_matchsettings_change", args=[settings.pk]))
+    assert page.status_code == 200
+    content = page.content.decode()
+    assert "two records of one source system" in content and "3.1e-07" in content
+    assert "two records of different systems" in content and "0.0002" in content
+    # Every level of every field with its weight in bits: log2(0.70 / 0.00005) = +13.8.
+    assert "same street and place" in content and "+13.8" in content
+    assert "Raw weights (JSON)" in content  # still editable, out of the way
