@@ -361,8 +361,13 @@ def _ingest_fresh(entity: str, fresh: list, settings: MatchSettings, run: RunKey
     )
     del earlier_index, earlier_ids, postings, retrieval
     stored = _stored_records(candidates, golden_field)
-    candidates = [  # a stored record without a golden record (being re-matched) is no match
-        [other_id for other_id in chosen if other_id < 0 or stored[other_id][1] is not None]
+    candidates = [  # a stored record without a golden record (being re-matched) is no match,
+        # nor a key left behind by a record deleted in SQL (the key table has no constraint)
+        [
+            other_id
+            for other_id in chosen
+            if other_id < 0 or (other_id in stored and stored[other_id][1] is not None)
+        ]
         for chosen in candidates
     ]
 

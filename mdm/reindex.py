@@ -33,6 +33,7 @@ class ReindexSummary:
     keys_added: int = 0
     keys_removed: int = 0
     stale: int = 0  # records whose profile or keys differ from what the code computes now
+    orphans: int = 0  # key rows whose record is gone (deleted in SQL: the table has no constraint)
     seconds: float = 0.0
     examples: list[str] = field(default_factory=list)  # a few keys that were missing
 
@@ -126,6 +127,10 @@ def reindex(
             _compare(entity, part, summary, write)
         if progress:
             progress(min(start + chunk, len(ids)), len(ids))
+    orphans = BlockingKey.objects.filter(entity=entity).exclude(
+        source_record_id__in=SourceRecord.objects.values("id")
+    )
+    summary.orphans = orphans.delete()[0] if write else orphans.count()
     summary.seconds = time.monotonic() - started
     return summary
 

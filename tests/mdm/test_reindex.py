@@ -5,6 +5,7 @@ import json
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
 
 from connectors.canonical import Address
 from mdm.ingest import ingest_customer
@@ -124,3 +125,48 @@ def test_hub_status_samples_records_and_says_what_to_run():
     call_command("hub_status", stdout=text)
     assert "Matching keys of customers out of date: 3 of 4 sampled records" in text.getvalue()
     assert "reindex_records --entity customer" in text.getvalue()
+
+
+def _delete_in_sql(record) -> int:
+    """Ingest a record, then delete its row in SQL as a database user might: its key rows stay
+    (PostgreSQL has no constraint on them; SQLite checks its own only when a test ends)."""
+    result = ingest_customer(record)
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM mdm_sourcerecord WHERE id = %s", [result.source_record_id])
+    return result.source_record_id
+
+
+def test_reindex_removes_the_keys_of_records_deleted_in_sql():
+    ingest_customer(person("crm", "1"))
+    gone = _delete_in_sql(person("crm", "2"))
+    out = io.StringIO()
+    with pytest.raises(SystemExit) as exit_info:
+        call_command("reindex_records", "--entity", "customer", "--check", stdout=out)
+    assert exit_info.value.code == 1
+    orphans = BlockingKey.objects.filter(source_record_id=gone).count()
+    assert orphans > 5
+    assert f"Would remove {orphans} key row(s)" in out.getvalue()
+    out = io.StringIO()
+    call_command("reindex_records", "--entity", "customer", stdout=out)
+    assert f"Removed {orphans} key row(s)" in out.getvalue()
+    assert not BlockingKey.objects.filter(source_record_id=gone).exists()
+    assert BlockingKey.objects.filter(source_record__external_id="1").exists()
+
+
+def test_a_bulk_load_is_not_thrown_by_the_keys_of_a_deleted_record(tmp_path):
+    gone = _delete_in_sql(person("crm", "2"))
+    ingest_customer(person("crm", "1"))  # stored before the load, after the deleted one
+    path = tmp_path / "one.csv"
+    path.write_text(
+        "source_system,source_id,first_name,last_name,address_line1,city,postcode,country\n"
+        "crm,2,William,Smith,12 High St,London,SW1A 1AA,GB\n"
+    )
+    err = io.StringIO()
+    call_command("import_records", "--entity", "customer", str(path),
+                 stdout=io.StringIO(), stderr=err)  # fmt: skip
+    assert "one by one" not in err.getvalue()
+    assert SourceRecord.objects.get(external_id="2").customer_id == (
+        SourceRecord.objects.get(external_id="1").customer_id
+    )
+    # SQLite keeps the constraint (checked when a test ends): only PostgreSQL can hold these.
+    BlockingKey.objects.filter(source_record_id=gone).delete()

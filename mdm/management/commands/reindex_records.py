@@ -38,9 +38,14 @@ class Command(BaseCommand):
             f"keys of {summary.keys_changed} record(s) (+{summary.keys_added} "
             f"-{summary.keys_removed} keys)."
         )
+        if summary.orphans:
+            self.stdout.write(
+                f"{'Would remove' if check else 'Removed'} {summary.orphans} key row(s) of "
+                "records that no longer exist (deleted outside Concord)."
+            )
         if summary.examples:
             self.stdout.write(f"Missing keys were for example: {', '.join(summary.examples)}")
-        if check and summary.stale:
+        if check and (summary.stale or summary.orphans):
             self.stdout.write(f"Run `manage.py reindex_records --entity {entity}` to update them.")
             raise SystemExit(1)
 
