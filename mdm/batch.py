@@ -158,6 +158,11 @@ def refresh_statistics(entity: str, *, vacuum: bool = False) -> None:
     with connection.cursor() as cursor:
         for table in tables:  # table names come from the models, not from input
             cursor.execute(f"{command} {quote(table)}")
+        # Provenance's key columns too (not its JSON, which is dear to sample): without them the
+        # survivorship of the golden records a later chunk adds to read provenance through the
+        # entity alone, every row, instead of by golden id: 158 ms instead of 6 ms a query.
+        table = quote(Provenance._meta.db_table)
+        cursor.execute(f"ANALYZE {table} ({quote('entity')}, {quote('golden_id')})")
 
 
 def _known_fingerprints(entity: str, items: list[BatchItem]) -> dict:
