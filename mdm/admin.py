@@ -22,8 +22,8 @@ from django.utils.safestring import mark_safe
 from django.utils.text import capfirst
 
 from mdm.matching.matcher import comparisons_for, weights_for
+from mdm.matching.scoring import field_params, system_shifts
 from mdm.matching.scoring import level_weights as scoring_level_weights
-from mdm.matching.scoring import system_shifts
 from mdm.merge import MergeError, decide_review, merge, unmerge
 from mdm.models import (
     Customer,
@@ -735,9 +735,7 @@ class MatchSettingsAdmin(admin.ModelAdmin):
         weights = weights_for(obj)
         rows = []
         for comparison in comparisons_for(obj.entity):
-            params = weights["fields"].get(comparison.name) or {}
-            if len(params.get("m", ())) != len(comparison.levels):
-                params = {"m": comparison.m, "u": comparison.u}
+            params = field_params(weights, comparison)
             table = scoring_level_weights(params["m"], params["u"])
             for level, label in enumerate(comparison.levels):
                 rows.append(

@@ -69,9 +69,8 @@ def match_customer(request):
     canonical = customer_from_row({**data, "source_system": "query", "source_id": "query"})
     record_profile, keys = profile_and_keys(Entity.CUSTOMER, customer_attributes(canonical))
     settings = MatchSettings.for_entity(Entity.CUSTOMER)
-    matches = find_matches(Entity.CUSTOMER, record_profile, keys, settings=settings, system=system)[
-        :limit
-    ]
+    found = find_matches(Entity.CUSTOMER, record_profile, keys, settings=settings, system=system)
+    matches = found[:limit]
     goldens = Customer.objects.in_bulk([match.golden_id for match in matches])
     candidates = []
     for match in matches:

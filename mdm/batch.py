@@ -31,6 +31,7 @@ from mdm.matching.scoring import (
     probability_of,
     product_levels,
     system_line,
+    system_shift,
     system_shifts,
     with_systems,
 )
@@ -405,6 +406,15 @@ def _ingest_fresh(entity: str, fresh: list, settings: MatchSettings, run: RunKey
 
     # 3. Decisions in file order: attach, create, merge or propose for review.
     names = [comparison.name for comparison in comparisons]
+
+    def for_systems(golden_id, entry, joining: set) -> tuple:
+        """`entry` (probability, levels, identical) with its probability for joining records
+        of the `joining` systems, then (same system?, shift), as `find_matches` and
+        `ingest._decide` weigh it."""
+        same, shift = system_shift(joining, systems_of.get(golden_id, set()), shifts)
+        levels = lambda: dict(zip(names, entry[1], strict=True))  # noqa: E731 (seldom needed)
+        return (with_systems(entry[0], levels, shift, households), *entry[1:3], same, shift)
+
     cluster_of: dict[int, uuid.UUID] = {}
     outcomes: Counter = Counter()
     existing_touched: set = set()
@@ -417,15 +427,6 @@ def _ingest_fresh(entity: str, fresh: list, settings: MatchSettings, run: RunKey
             golden_id = stored[other_id][1] if other_id > 0 else cluster_of[other_id]
             if golden_id not in best or probability > best[golden_id][0]:
                 best[golden_id] = (probability, levels, identical)
-
-        def for_systems(golden_id, entry, joining: set):
-            """`entry` with its probability for joining records of the `joining` systems, and
-            the shift's explanation line, as `find_matches` and `ingest._decide` do."""
-            same = bool(joining & systems_of.get(golden_id, set()))
-            shift = shifts[0] if same else shifts[1]
-            levels = lambda: dict(zip(names, entry[1], strict=True))  # noqa: E731 (seldom needed)
-            return (with_systems(entry[0], levels, shift, households), *entry[1:3], same, shift)
-
         raw = best
         if shifts:
             best = {

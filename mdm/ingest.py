@@ -198,12 +198,13 @@ def _decide(entity, record, current, candidates, settings, actor) -> IngestResul
     if candidates and action in (IngestAction.ATTACHED, IngestAction.MERGED):
         blocked = suppressed_ids(entity, current.id)
         candidates = [match for match in candidates if match.golden_id not in blocked]
-        shifts = system_shifts(weights_for(settings))
+        weights = weights_for(settings)
+        shifts = system_shifts(weights)
         if shifts and "systems" in best.extra:
             # Joining another golden record now joins the one this record went to as well.
             joining = best.extra["systems"] | {record.system}
             for match in candidates:
-                adjust_for_systems(match, joining, shifts, weights_for(settings))
+                adjust_for_systems(match, joining, shifts, weights)
     for match in candidates:
         if match.golden_id == current.id or match.probability < settings.review_threshold:
             continue

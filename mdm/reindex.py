@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.db import connection, transaction
-from django.db.models import Max, Min, Q
+from django.db.models import Exists, Max, Min, OuterRef, Q
 
 from mdm.bulkwrite import json_loads, json_text, update_rows, write_rows
 from mdm.matching.matcher import profile_and_keys
@@ -127,8 +127,10 @@ def reindex(
             _compare(entity, part, summary, write)
         if progress:
             progress(min(start + chunk, len(ids)), len(ids))
-    orphans = BlockingKey.objects.filter(entity=entity).exclude(
-        source_record_id__in=SourceRecord.objects.values("id")
+    # NOT EXISTS, an anti-join: NOT IN (SELECT id ...) is planned on PostgreSQL as a scan of
+    # all record ids per key row once they outgrow work_mem (1M records: never finishes).
+    orphans = BlockingKey.objects.filter(entity=entity).filter(
+        ~Exists(SourceRecord.objects.filter(id=OuterRef("source_record_id")))
     )
     summary.orphans = orphans.delete()[0] if write else orphans.count()
     summary.seconds = time.monotonic() - started

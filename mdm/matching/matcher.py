@@ -135,8 +135,7 @@ def find_matches(
 def adjust_for_systems(match: CandidateMatch, joining: set, shifts, weights: dict) -> None:
     """Set `match.probability` for joining its golden record with one holding records of the
     `joining` systems (see `scoring.system_shifts`), and its explanation's line for it."""
-    same = bool(joining & match.extra["systems"])
-    shift = shifts[0] if same else shifts[1]
+    same, shift = scoring.system_shift(joining, match.extra["systems"], shifts)
     match.probability = scoring.with_systems(
         match.extra["raw"], match.extra["levels"], shift, bool(weights.get("households"))
     )

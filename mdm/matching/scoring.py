@@ -482,17 +482,14 @@ def score(
     `frequency(field, value)` gives how many records hold that exact value out of how many;
     that share replaces u on exact agreement, smoothed towards u for small populations.
     """
-    prior = min(max(weights.get("prior", DEFAULT_PRIOR), 1e-12), 0.5)
-    total = math.log2(prior / (1 - prior))
+    total = _log_odds_of(weights.get("prior", DEFAULT_PRIOR))
     explanation = []
     for comparison in comparisons:
         level = levels.get(comparison.name)
         if level is None:
             explanation.append({"field": comparison.name, "level": "missing", "weight": 0.0})
             continue
-        params = weights["fields"].get(comparison.name)
-        if not params or len(params["m"]) != len(comparison.levels):
-            params = {"m": comparison.m, "u": comparison.u}  # stored before the levels changed
+        params = field_params(weights, comparison)
         weight = level_weights(params["m"], params["u"])[level]
         if level == 0 and comparison.term_frequency and left is not None and frequency:
             counted = frequency(comparison.term_frequency, left[comparison.term_frequency])
@@ -518,6 +515,21 @@ def score(
         total = _CEILING_LOG_ODDS
     probability = 1 / (1 + 2 ** (-total)) if total > -1000 else 0.0
     return probability, explanation
+
+
+def field_params(weights: dict, comparison: Comparison) -> dict:
+    """{"m": [...], "u": [...]} of a compared field: the estimated ones, or the comparison's
+    defaults where there are none or they were stored before its levels changed."""
+    params = weights["fields"].get(comparison.name)
+    if not params or len(params["m"]) != len(comparison.levels):
+        return {"m": comparison.m, "u": comparison.u}
+    return params
+
+
+def _log_odds_of(probability: float) -> float:
+    """log2 of a prior's odds, the prior held to [1e-12, 0.5]."""
+    probability = min(max(probability, 1e-12), 0.5)
+    return math.log2(probability / (1 - probability))
 
 
 def level_weights(m: list[float], u: list[float]) -> list[float]:
@@ -561,14 +573,11 @@ class Scorer:
     """
 
     def __init__(self, weights: dict, comparisons: tuple[Comparison, ...]):
-        prior = min(max(weights.get("prior", DEFAULT_PRIOR), 1e-12), 0.5)
         self.weights, self.comparisons = weights, comparisons
-        self.base = math.log2(prior / (1 - prior))
+        self.base = _log_odds_of(weights.get("prior", DEFAULT_PRIOR))
         self.fields = []
         for comparison in comparisons:
-            params = weights["fields"].get(comparison.name)
-            if not params or len(params["m"]) != len(comparison.levels):
-                params = {"m": comparison.m, "u": comparison.u}
+            params = field_params(weights, comparison)
             table = level_weights(params["m"], params["u"])
             self.fields.append(
                 (comparison.name, table, params["m"][0], params["u"][0], comparison.term_frequency)
@@ -613,11 +622,6 @@ class Scorer:
         return score(levels, self.weights, self.comparisons, left, frequency)
 
 
-def _log_odds_of(probability: float) -> float:
-    probability = min(max(probability, 1e-12), 0.5)
-    return math.log2(probability / (1 - probability))
-
-
 def system_shifts(weights: dict) -> tuple[float, float] | None:
     """(log-odds to add when the golden record a pair would join already holds a record of the
     incoming record's source system, log-odds to add when it holds records of other systems
@@ -647,6 +651,13 @@ def with_systems(probability: float, levels, shift: float, households: bool) -> 
     if shift > 0:
         log_odds = with_ceiling(levels() if callable(levels) else levels, log_odds, households)
     return probability_of(log_odds)
+
+
+def system_shift(joining: set, golden_systems: set, shifts: tuple[float, float]):
+    """(same system?, shift) for joining a golden record holding records of `golden_systems`
+    with one holding records of the `joining` systems."""
+    same = bool(joining & golden_systems)
+    return same, shifts[0] if same else shifts[1]
 
 
 def system_line(same: bool, shift: float) -> dict:
