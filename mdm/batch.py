@@ -572,7 +572,8 @@ def _insert_keys(rows, *, in_key_order: bool = True) -> None:
     """
     if in_key_order:
         rows = sorted(rows, key=lambda row: row[1])
-    write_rows(BlockingKey._meta.db_table, ["entity", "key", "source_record_id"], rows)
+    columns = ["entity", "key", "source_record_id"]
+    write_rows(BlockingKey._meta.db_table, columns, rows, exact_json=True)
 
 
 def _survive_group(index: int) -> tuple[dict, dict]:

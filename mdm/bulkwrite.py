@@ -145,12 +145,20 @@ def insert_rows(model: type[models.Model], rows: list[dict]) -> int:
     return len(rows)
 
 
-def write_rows(table: str, columns: list[str], rows) -> None:
+def write_rows(table: str, columns: list[str], rows, *, exact_json: bool = False) -> None:
     """Append rows (tuples of driver values, in `columns` order) to a table.
 
     PostgreSQL takes them through COPY, several times faster than one INSERT per row even
     pipelined; elsewhere `executemany` in batches. Table and column names must come from
     models, never from input; every value travels as data.
+
+    `exact_json`: the caller vouches that every value is text, an integer, a boolean or None.
+    SQLite then takes each batch as one JSON array, unpacked by `json_each` in C: for narrow
+    rows the Python driver's binding of every value was most of the time (the 235,955 key rows
+    of a 10,000-record import: 0.58 s through `executemany`, 0.33 s as JSON). Not for wide
+    rows: each column is its own `json_extract`, which parses the row again (a source record's
+    ten columns: 0.19 s -> 0.25 s). A batch that will not go as JSON (text with a NUL
+    character, which SQLite's JSON functions would cut short) goes through `executemany`.
     """
     quote = connection.ops.quote_name
     names = ", ".join(quote(column) for column in columns)
@@ -162,14 +170,30 @@ def write_rows(table: str, columns: list[str], rows) -> None:
             return
         marks = ", ".join(["%s"] * len(columns))
         sql = f"INSERT INTO {quote(table)} ({names}) VALUES ({marks})"  # noqa: S608
+        unpack = None
+        if exact_json and connection.vendor == "sqlite":
+            values = ", ".join(f"json_extract(value, '$[{at}]')" for at in range(len(columns)))
+            unpack = f"INSERT INTO {quote(table)} ({names}) SELECT {values} FROM json_each(%s)"  # noqa: S608
+
+        def flush(batch: list) -> None:
+            if unpack is not None:
+                try:
+                    document = orjson.dumps(batch)
+                except TypeError:  # a value JSON does not carry as the driver would
+                    document = b"\\u0000"
+                if b"\\u0000" not in document:
+                    cursor.execute(unpack, [document.decode()])
+                    return
+            cursor.executemany(sql, batch)
+
         batch = []
         for row in rows:
             batch.append(row)
             if len(batch) >= BATCH_ROWS:
-                cursor.executemany(sql, batch)
+                flush(batch)
                 batch = []
         if batch:
-            cursor.executemany(sql, batch)
+            flush(batch)
 
 
 def update_rows(model: type[models.Model], objects: list, fields: list[str]) -> int:

@@ -98,7 +98,9 @@ def _compare(entity: str, ids: list[int], summary: ReindexSummary, write: bool) 
         for record_id, keys in pending[start : start + 200]:
             condition |= Q(source_record_id=record_id, key__in=keys)
         BlockingKey.objects.filter(condition, entity=entity).delete()
-    write_rows(BlockingKey._meta.db_table, ["entity", "key", "source_record_id"], added)
+    write_rows(
+        BlockingKey._meta.db_table, ["entity", "key", "source_record_id"], added, exact_json=True
+    )
 
 
 def reindex(

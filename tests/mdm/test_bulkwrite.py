@@ -178,3 +178,68 @@ def test_a_paused_collector_collects_only_what_the_step_made_and_then_runs_again
         del cycle
     assert gc.isenabled() and gc.get_freeze_count() == 0
     assert not any(isinstance(thing, Node) for thing in gc.get_objects())  # the cycle was freed
+
+
+@pytest.mark.parametrize("exact_json", [False, True])
+def test_narrow_rows_as_json_store_what_the_driver_would_and_fall_back_for_nul(exact_json):
+    from django.db import connection
+
+    from mdm.bulkwrite import write_rows
+    from mdm.models import BlockingKey
+
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's own path (PostgreSQL takes COPY, and no NUL in text)")
+    record = SourceRecord.objects.create(
+        entity="customer", system="crm", external_id="1", attributes={}, profile={}
+    )
+    keys = [
+        "fa:o'brien",
+        'ni:say "hi"',
+        "ad:ñandú 12 straße",
+        "la:back\\slash",
+        "nn:nul\x00inside",  # SQLite's JSON functions would cut this short: not as JSON
+        "pc:" + "9" * 20,  # digits stay text
+        "hi:emoji 🏠",
+    ]
+    write_rows(
+        BlockingKey._meta.db_table,
+        ["entity", "key", "source_record_id"],
+        [("customer", key, record.pk) for key in keys],
+        exact_json=exact_json,
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT key, typeof(key), source_record_id, typeof(source_record_id) "
+            "FROM mdm_blockingkey ORDER BY id"
+        )
+        stored = cursor.fetchall()
+    assert [row[0] for row in stored] == keys
+    assert {(row[1], row[2], row[3]) for row in stored} == {("text", record.pk, "integer")}
+
+
+def test_json_rows_go_as_json_on_sqlite(monkeypatch):
+    """The JSON path is taken (else the test above would pass through executemany twice)."""
+    from django.db import connection
+
+    from mdm.bulkwrite import write_rows
+    from mdm.models import BlockingKey
+
+    if connection.vendor != "sqlite":
+        pytest.skip("the JSON path is SQLite's")
+    record = SourceRecord.objects.create(
+        entity="customer", system="crm", external_id="1", attributes={}, profile={}
+    )
+    statements = []
+    with connection.execute_wrapper(
+        lambda execute, sql, params, many, context: (
+            statements.append((sql, many)) or execute(sql, params, many, context)
+        )
+    ):
+        write_rows(
+            BlockingKey._meta.db_table,
+            ["entity", "key", "source_record_id"],
+            [("customer", "fa:x", record.pk), ("customer", "nn:y", record.pk)],
+            exact_json=True,
+        )
+    assert [(("json_each" in sql), many) for sql, many in statements] == [(True, False)]
+    assert BlockingKey.objects.filter(source_record=record).count() == 2
