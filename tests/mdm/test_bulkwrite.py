@@ -121,6 +121,27 @@ def test_updated_rows_change_only_the_named_fields_and_stamp_updated_at():
     assert update_rows(Customer, [], ["last_name"]) == 0
 
 
+def test_updated_rows_carry_json_nulls_and_keys_of_other_rows():
+    """JSON, NULL, a key to another row and quotes all survive the bulk update."""
+    from mdm.bulkwrite import update_rows
+
+    first, second, third = (Customer.objects.create(last_name=name) for name in "ABC")
+    first.emails, first.merged_into = ["a@x.org", "ä@x.org"], second
+    second.emails, second.merged_into = [], None
+    third.emails, third.merged_into, third.last_name = [{"odd": 'qu"ote'}], first, "O'Hara"
+    changed = update_rows(Customer, [first, second, third], ["emails", "merged_into", "last_name"])
+    assert changed == 3
+    stored = {
+        row.pk: (row.emails, row.merged_into_id, row.last_name)
+        for row in Customer.objects.filter(pk__in=[first.pk, second.pk, third.pk])
+    }
+    assert stored == {
+        first.pk: (["a@x.org", "ä@x.org"], second.pk, "A"),
+        second.pk: ([], None, "B"),
+        third.pk: ([{"odd": 'qu"ote'}], first.pk, "O'Hara"),
+    }
+
+
 def test_json_written_in_bulk_reads_back_like_the_orms_own():
     from mdm.bulkwrite import json_loads, json_text
 
