@@ -199,3 +199,50 @@ def test_a_sample_with_few_matches_draws_more_blocked_pairs():
     assert matches * few["sampled_pairs"] / few["blocked_pairs"] >= MIN_SAMPLE_MATCHES * 0.7
     enough = _estimate(rows)  # 40,000 pairs already hold hundreds of matches here
     assert enough["sampled_pairs"] == min(40_000, enough["blocked_pairs"])
+
+
+def test_a_system_that_duplicates_lifts_a_hopeless_pair_into_review_in_bulk_too():
+    """A web shop's guest checkouts: two records of the shop are far more often one customer
+    than two random records. A pair that the overall prior puts under the review threshold
+    whatever its address must still be compared, and reach review, when the shop's own prior
+    lifts it there (the bulk path cut pairs by the across-systems shift only)."""
+    import math
+
+    from mdm.batch import BatchItem, bulk_ingest
+    from mdm.matching.scoring import Scorer, customer_levels
+    from mdm.models import ReviewTask
+
+    def record(source_id, first, last):
+        return row_attributes({
+            "source_system": "shop", "source_id": source_id, "first_name": first,
+            "last_name": last, "city": "Bristol", "postcode": "BS1 4DJ", "country": "GB",
+        })  # fmt: skip
+
+    left, right = record("1", "Alice", "Brown"), record("2", "Zebedee", "Browne")
+    weights = default_weights(CUSTOMER_COMPARISONS)
+    scorer = Scorer(weights, CUSTOMER_COMPARISONS)
+    profiles = [profile_and_keys("customer", attributes)[0] for attributes in (left, right)]
+    levels = customer_levels(profiles[1], profiles[0])
+    log_odds = scorer.log_odds(levels, profiles[1])
+    review = math.log2(0.6 / 0.4)
+    without_address = log_odds - scorer.table["address"][levels["address"]]
+    assert without_address + scorer.best["address"] < review  # hopeless under the overall prior
+
+    def prior_shifted(bits):
+        odds = weights["prior"] / (1 - weights["prior"]) * 2**bits
+        return odds / (1 + odds)
+
+    shift = review + 1 - log_odds  # the pair lands 1 bit above the review threshold
+    settings = MatchSettings.for_entity("customer")
+    settings.review_threshold, settings.auto_merge_threshold = 0.6, 0.95
+    settings.calibrate_review_threshold = False
+    settings.weights = {
+        **weights,
+        "prior_same_system": prior_shifted(shift),
+        "prior_other_system": prior_shifted(-1),
+    }
+    settings.save()
+    bulk_ingest("customer", [BatchItem("shop", "1", left), BatchItem("shop", "2", right)])
+    task = ReviewTask.objects.get()
+    assert math.isclose(task.probability, 0.75, rel_tol=0.01)  # odds 2 ** (review + 1) = 3
+    assert Customer.objects.count() == 2
