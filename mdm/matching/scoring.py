@@ -212,6 +212,13 @@ def _street_similarity(left: str, right: str) -> float:
     )
 
 
+# The address levels `_address_level` can still give when both postcodes are known, differ
+# by more than a typo and lie in other districts (the same place is ruled out, so are levels
+# 0, 1, 3, 4, 5 and 8), and the one that also needs the same house number.
+_LEVELS_OTHER_PLACE = (2, 6, 9)
+_LEVEL_SAME_NUMBER_ELSEWHERE = 7
+
+
 def _address_level(left: dict, right: dict) -> int | None:
     comparable = [key for key in ("street", "postcode", "city") if left[key] and right[key]]
     if not comparable:
@@ -437,6 +444,19 @@ def customer_levels_above(
     partial = scorer.log_odds(levels, left, frequency, ceiling=False)
     if partial + scorer.best["address"] < floor:
         return None
+    postcodes = left["postcode"], right["postcode"]
+    if (
+        postcodes[0]
+        and postcodes[1]
+        and postcodes[0] != postcodes[1]
+        and _district(left) != _district(right)
+        and not _close_postcodes(*postcodes)
+    ):
+        # Namesakes in other places (most pairs a batch compares): the levels of one place are
+        # out of reach, and the street is only worth comparing if what is left could tell.
+        same_number = bool(left["number"]) and left["number"] == right["number"]
+        if partial + scorer.best_elsewhere[same_number] < floor:
+            return None
     address = levels["address"] = _address_level(left, right)
     total = partial + (scorer.table["address"][address] if address is not None else 0.0)
     return levels, with_ceiling(levels, total, scorer.households)
@@ -586,6 +606,14 @@ class Scorer:
         self.households = bool(weights.get("households"))
         # The most a field can add (0: missing is neutral, so never below that).
         self.best = {name: max(max(table), 0.0) for name, table, *_ in self.fields}
+        # The most the address can add in another place: [other, the same] house number.
+        address = self.table.get("address")
+        if address is not None:
+            elsewhere = max(address[level] for level in _LEVELS_OTHER_PLACE)
+            self.best_elsewhere = (
+                elsewhere,
+                max(elsewhere, address[_LEVEL_SAME_NUMBER_ELSEWHERE]),
+            )
 
     def log_odds(
         self,

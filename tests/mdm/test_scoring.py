@@ -260,6 +260,49 @@ def test_pairs_skipped_before_the_address_could_never_reach_the_threshold():
     assert skipped  # the shortcut is taken at all
 
 
+def test_namesakes_in_other_places_skip_the_street_only_when_no_level_could_lift_them():
+    """Postcodes of other districts rule out every level of one place: a pair is skipped before
+    its street is compared only when the levels still possible (the same town's street, the
+    same number and street elsewhere) could not reach the floor, whatever floor."""
+    import math
+
+    from mdm.matching.scoring import Scorer, customer_levels_above
+
+    rng = random.Random(5)
+    # Address weights by level as an estimate gives them (the same number and street elsewhere
+    # worth more than the street's name in the same town, both more than the town alone).
+    address = [14.0, 11.0, 8.0, 12.0, 4.0, 3.0, 1.0, 10.0, 6.0, -4.0]
+    weights = {**WEIGHTS, "fields": {**WEIGHTS["fields"], "address": {
+        "m": [0.01 * 2**weight for weight in address], "u": [0.01] * len(address),
+    }}}  # fmt: skip
+    scorer = Scorer(weights, CUSTOMER_COMPARISONS)
+    assert [round(weight, 6) for weight in scorer.table["address"]] == address
+    shortcut = 0
+    for _ in range(1500):
+        left, right = (
+            _profile(
+                first_name=rng.choice(["Ann", "Anna", "Bob", "Zed", ""]),
+                last_name=rng.choice(["Lee", "Leigh", "Patel", "Quill"]),
+                billing_line1=rng.choice(["1 High St", "1 High Street", "9 High St", "7"]),
+                billing_line2=rng.choice(["", "Rose Court", "Flat 3"]),
+                billing_city=rng.choice(["Bath", "Bristol", ""]),
+                billing_postcode=rng.choice(["BA1 1AA", "BA1 1AB", "BS8 2QT", "LS1 4AP", ""]),
+                billing_country="GB",
+            )
+            for _ in range(2)
+        )
+        floor = math.log2(rng.choice([0.0001, 0.001, 0.01, 0.1, 0.5]))
+        full = customer_levels(left, right)
+        above = customer_levels_above(left, right, scorer, floor)
+        if above is None:
+            assert scorer.log_odds(full, left, ceiling=False) < floor
+            without_address = scorer.log_odds({**full, "address": None}, left, ceiling=False)
+            shortcut += without_address + scorer.best["address"] >= floor
+        else:
+            assert above[0] == full
+    assert shortcut  # the other-place shortcut is taken at all
+
+
 def test_blocked_pairs_are_every_pair_sharing_a_key_of_a_small_enough_block():
     import random
     from itertools import combinations
