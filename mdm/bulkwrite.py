@@ -180,8 +180,8 @@ def write_rows(table: str, columns: list[str], rows, *, exact_json: bool = False
                 try:
                     document = orjson.dumps(batch)
                 except TypeError:  # a value JSON does not carry as the driver would
-                    document = b"\\u0000"
-                if b"\\u0000" not in document:
+                    document = None
+                if document is not None and b"\\u0000" not in document:
                     cursor.execute(unpack, [document.decode()])
                     return
             cursor.executemany(sql, batch)

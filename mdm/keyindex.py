@@ -22,6 +22,7 @@ import numpy as np
 from django.db import connection
 from django.db.models import Max
 
+from mdm.bulkwrite import write_rows
 from mdm.matching.profile import is_retrieval_key
 from mdm.models import BlockingKey, SourceRecord
 from mdm.parallel import worker_count
@@ -201,3 +202,16 @@ def build_postings_index(*, check: bool = False) -> bool:
             cursor.execute("SET CONSTRAINTS ALL DEFERRED")  # as Django's foreign keys begin
     _deferred["dropped"] = False
     return True
+
+
+def insert_keys(rows, *, in_key_order: bool = True) -> None:
+    """Insert blocking keys, (entity, key, source record id) each, as plain rows: the ORM's
+    per-value work dominates otherwise (text and integers only, so SQLite takes them as JSON).
+
+    In key order the postings index grows at few places; while a first load has dropped it,
+    record order (as they come) keeps the record-id index append-only and saves the sort.
+    """
+    if in_key_order:
+        rows = sorted(rows, key=lambda row: row[1])
+    columns = ["entity", "key", "source_record_id"]
+    write_rows(BlockingKey._meta.db_table, columns, rows, exact_json=True)

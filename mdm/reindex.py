@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from django.db import connection, transaction
 from django.db.models import Exists, Max, Min, OuterRef, Q
 
-from mdm.bulkwrite import json_loads, json_text, update_rows, write_rows
+from mdm.bulkwrite import json_loads, json_text, update_rows
+from mdm.keyindex import insert_keys
 from mdm.matching.matcher import profile_and_keys
 from mdm.models import BlockingKey, SourceRecord
 from mdm.parallel import fork_map, shared
@@ -98,9 +99,7 @@ def _compare(entity: str, ids: list[int], summary: ReindexSummary, write: bool) 
         for record_id, keys in pending[start : start + 200]:
             condition |= Q(source_record_id=record_id, key__in=keys)
         BlockingKey.objects.filter(condition, entity=entity).delete()
-    write_rows(
-        BlockingKey._meta.db_table, ["entity", "key", "source_record_id"], added, exact_json=True
-    )
+    insert_keys(added, in_key_order=False)
 
 
 def reindex(

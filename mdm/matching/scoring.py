@@ -437,9 +437,10 @@ def customer_levels(left: dict, right: dict, *, with_address: bool = True) -> di
 def customer_levels_above(
     left: dict, right: dict, scorer: Scorer, floor: float, frequency=None
 ) -> tuple[dict[str, int | None], float] | None:
-    """(`customer_levels`, their log-odds), or None when the pair cannot reach log-odds `floor`
-    whatever its address says. The address is the dearest comparison; most pairs a batch meets
-    are neighbours with other names, which the names alone already rule out."""
+    """(`customer_levels`, their log-odds), or None when the pair does not reach log-odds
+    `floor`. The address is the dearest comparison, so it is skipped where the names (and, for
+    other places, the levels still possible there) already rule the floor out: most pairs a
+    batch meets are neighbours with other names or namesakes elsewhere."""
     levels = customer_levels(left, right, with_address=False)
     partial = scorer.log_odds(levels, left, frequency, ceiling=False)
     if partial + scorer.best["address"] < floor:
@@ -459,7 +460,8 @@ def customer_levels_above(
             return None
     address = levels["address"] = _address_level(left, right)
     total = partial + (scorer.table["address"][address] if address is not None else 0.0)
-    return levels, with_ceiling(levels, total, scorer.households)
+    total = with_ceiling(levels, total, scorer.households)
+    return (levels, total) if total >= floor else None
 
 
 def product_levels(left: dict, right: dict) -> dict[str, int | None]:
