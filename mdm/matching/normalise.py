@@ -252,10 +252,32 @@ def company_name(text: str | None) -> str:
     return " ".join(tokens)
 
 
+# Street types long enough to find at the end of a word they were typed together with
+# ("12 Canningstreet" -> "12 canning street"), longest first. Short ones ("way", "road",
+# "lane") end too many names of their own ("broadway"). Four letters or more must come before
+# the type ("harcourt" stays whole); a name that happens to end in one ("fireplace") is split
+# alike on every record that holds it.
+_GLUED_TYPES = (
+    "boulevard", "crescent", "highway", "parkway", "terrace", "gardens", "avenue", "circle",
+    "square", "street", "garden", "parade", "place", "drive", "grove", "court", "close",
+)  # fmt: skip
+_GLUED_TYPE = re.compile(rf"([^\W\d_]{{4,}}?)({'|'.join(_GLUED_TYPES)})")
+_GLUED_ENDINGS = frozenset(kind[-4:] for kind in _GLUED_TYPES)  # a cheap test before the regex
+_GLUED_LENGTH = 4 + min(map(len, _GLUED_TYPES))
+
+
 def street(text: str | None) -> str:
-    """An address line with street abbreviations expanded ("12 High St." -> "12 high street")
-    and ordinal words as numerals ("747 Ninth Ave" -> "747 9th avenue")."""
-    tokens = [ORDINALS.get(token, token) for token in basic(text).split()]
+    """An address line with street abbreviations expanded ("12 High St." -> "12 high street"),
+    ordinal words as numerals ("747 Ninth Ave" -> "747 9th avenue") and a street type typed
+    together with the name split off ("12 Canningstreet" -> "12 canning street")."""
+    tokens = []
+    for token in basic(text).split():
+        glued = (
+            len(token) >= _GLUED_LENGTH
+            and token[-4:] in _GLUED_ENDINGS
+            and _GLUED_TYPE.fullmatch(token)
+        )
+        tokens.extend(glued.groups() if glued else (ORDINALS.get(token, token),))
     result = []
     for index, token in enumerate(tokens):
         if token == "st":  # noqa: S105 (a street token, not a password)

@@ -98,8 +98,10 @@ def customer_keys(profile: dict) -> list[str]:
     first, last, company = profile["first"], profile["last"], profile["company"]
     area = normalise.postcode_area(profile["postcode"]) if profile["postcode"] else ""
     # Keys are made with the postcode district and with the town, so a record without a postcode
-    # still meets its duplicate that has one.
-    localities = sorted({place for place in (area, profile["city"]) if place})
+    # still meets its duplicate that has one. The town without its spaces: one system splits or
+    # joins its words ("cooro y", "mount evelyn" / "mountevelyn"), and it is the same place.
+    town = profile["city"].replace(" ", "")
+    localities = sorted({place for place in (area, town) if place})
     if profile["email"]:
         keys.append(f"em:{profile['email']}")
     if profile["phone"]:
@@ -130,11 +132,11 @@ def customer_keys(profile: dict) -> list[str]:
         if words and (first or last or tokens):
             # The street without the number: a typo or a new number there, and a name changed.
             keys.append(f"st:{nysiis(words[0])}:{locality}")
-    if len(last) >= 3 and (profile["city"] or area):
+    if len(last) >= 3 and (town or area):
         # The surname's first three letters in the town (the postcode district without one): a
         # typo further on changes its phonetic code ("webb" / "webxb", "shepherd" /
         # "sheprherd") but not this. One place only: each key row costs every load.
-        keys.append(f"lp:{last[:3]}:{profile['city'] or area}")
+        keys.append(f"lp:{last[:3]}:{town or area}")
     if profile["number"] and words:
         # House number + street, and house number + the initials of the names, without the
         # place: a record that lost its postcode and town still meets its duplicate.

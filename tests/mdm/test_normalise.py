@@ -28,6 +28,22 @@ def test_street_abbreviations_expand_and_saint_is_told_from_street():
     assert normalise.street("Flat 3, 45 Park Ave") == "flat 3 45 park avenue"
 
 
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("75 Woronorastreet", "75 woronora street"),
+        ("12 canningstreet", "12 canning street"),
+        ("5 Rosegardens", "5 rose gardens"),  # the longer type, not "garden" + "s"
+        ("18 copeplace strawberry fields", "18 cope place strawberry fields"),
+        ("4 Harcourt Street", "4 harcourt street"),  # too short a name before "court"
+        ("1 Broadway", "1 broadway"),  # "way" is too short a type to split off
+        ("9 Hillroad", "9 hillroad"),
+    ],
+)
+def test_a_street_type_typed_together_with_the_name_is_split_off(raw, expected):
+    assert normalise.street(raw) == expected
+
+
 def test_ordinal_street_names_are_numerals():
     assert normalise.street("747 Ninth Ave.") == normalise.street("747 9th Avenue")
     assert normalise.street("1 Third St") == "1 3rd street"

@@ -553,6 +553,24 @@ def test_a_replaced_given_name_in_a_mistyped_place_still_shares_a_blocking_key()
     assert _shared_retrieval_keys(before, after)
 
 
+def test_a_town_split_in_two_and_a_glued_street_type_still_share_a_blocking_key():
+    # FEBRL 4's rec-2690: another given name and house number, a typo in the surname and the
+    # street type, the postcode's digits swapped and a space typed into the town.
+    before = _profile(first_name="Gianni", last_name="Wiseman",
+                      billing_line1="81 Jalanga Crescent", billing_city="Cooroy",
+                      billing_postcode="4170")  # fmt: skip
+    after = _profile(first_name="Isabelle", last_name="Wixeman",
+                     billing_line1="16 Jalanga Ctescent", billing_city="Cooro Y",
+                     billing_postcode="4107")  # fmt: skip
+    assert _shared_retrieval_keys(before, after)
+    # FEBRL 3's rec-85: the street type typed onto the street's name and the town split.
+    before = _profile(first_name="Zane", last_name="Wilkins", billing_line1="Jervois Street",
+                      billing_city="Coolaroo", billing_postcode="6280")  # fmt: skip
+    after = _profile(first_name="Kiera", last_name="Green", billing_line1="Jervoisstreet",
+                     billing_city="Coolar Oo", billing_postcode="6208")  # fmt: skip
+    assert _shared_retrieval_keys(before, after)
+
+
 def test_the_same_named_second_line_in_the_same_place_is_its_own_level():
     def at(line1, line2, city="forest hill", postcode="4655"):
         return _profile(billing_line1=line1, billing_line2=line2, billing_city=city,
