@@ -31,7 +31,9 @@ from mdm.parallel import fork_map, shared
 # (`lp`) groups many surnames the same way; it was added unsampled and not tried sampled.
 NOT_SAMPLED = ("fs:", "ls:", "si:", "st:", "lp:")
 MAX_GROUP = 200  # larger blocks are too common to be informative (and quadratic)
-REVIEW_RECALL = 0.95  # share of the expected missed matches the review band should hold
+# Share of the expected matches not merged automatically that the review band should hold:
+# above the goal of 95%, as the estimate placing the threshold is itself uncertain.
+REVIEW_RECALL = 0.98
 MIN_REVIEW_THRESHOLD = 0.01
 MAX_PROFILES = 100_000  # a larger load is estimated on a uniform sample of its records
 PRIOR_STRENGTH = 20.0  # pseudo-observations the priors are worth
