@@ -58,6 +58,7 @@ class RunKeys:
         self._key_mark = self.current_mark()
         self._count_keys, self._counts = _EMPTY, _EMPTY  # unique hashes, ascending
         self._posting_keys, self._posting_ids = _EMPTY, _EMPTY  # hash ascending, then record
+        self._pending: list[list[tuple[int, list[str]]]] = []  # added, not indexed yet
 
     @property
     def population(self) -> int:
@@ -65,6 +66,7 @@ class RunKeys:
 
     def counts(self, hashes: np.ndarray) -> np.ndarray:
         """How many of the run's records hold each key (by hash)."""
+        self._settle()
         if not len(self._count_keys):
             return np.zeros(len(hashes), dtype=np.int64)
         at = np.searchsorted(self._count_keys, hashes).clip(max=len(self._count_keys) - 1)
@@ -73,6 +75,7 @@ class RunKeys:
     def postings_of(self, keys: list[str]) -> dict[str, list[int]]:
         """{key: ids of the run's records holding it} for the keys any record holds, looked up
         all at once (one numpy call per key cost more than the lookup)."""
+        self._settle()
         if not len(self._posting_keys) or not keys:
             return {}
         hashes = key_hashes(keys)
@@ -88,16 +91,29 @@ class RunKeys:
         }
 
     def add(self, records) -> None:
-        """Take in committed records: an iterable of (record id, keys)."""
+        """Take in committed records: an iterable of (record id, keys).
+
+        Their keys are indexed when a later chunk first asks (`counts`, `postings_of`): the
+        last chunk of an import, which nothing asks after, costs nothing to index (0.13 s of a
+        10,000-record import)."""
+        records = [(record_id, keys) for record_id, keys in records if keys]
+        fresh = {record_id for record_id, _ in records if record_id > self._top_record}
+        self.added += len(fresh)
+        self._top_record = max(fresh, default=self._top_record)
+        if records:
+            self._pending.append(records)
+
+    def _settle(self) -> None:
+        """Index the keys `add` took in since the last time."""
+        pending, self._pending = self._pending, []
+        for records in pending:
+            self._index(records)
+
+    def _index(self, records: list[tuple[int, list[str]]]) -> None:
         keys, ids = [], []
         for record_id, record_keys in records:
             keys.extend(record_keys)
             ids.extend([record_id] * len(record_keys))
-        if not keys:
-            return
-        fresh = {record_id for record_id in ids if record_id > self._top_record}
-        self.added += len(fresh)
-        self._top_record = max(fresh, default=self._top_record)
         hashes = key_hashes(keys)
         unique, counts = np.unique(hashes, return_counts=True)
         at = np.searchsorted(self._count_keys, unique).clip(max=max(len(self._count_keys) - 1, 0))

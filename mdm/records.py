@@ -72,10 +72,10 @@ def fingerprint(attributes: dict) -> str:
 
     The hash is of `json.dumps(..., sort_keys=True, separators=(",", ":"))`, which stored
     fingerprints were made with. For flat text (every customer, most products) orjson writes
-    the same bytes when they are ASCII, in a quarter of the time (2.1 vs 8.7 µs a customer);
-    anything else takes the slow road.
+    the same bytes when they are ASCII, in a third of the time (4.7 vs 14.4 µs a customer
+    with its empty `custom_attributes`); anything else takes the slow road.
     """
-    if all(type(value) in _PLAIN for value in attributes.values()):
+    if all(_plain(value) for value in attributes.values()):
         try:
             encoded = orjson.dumps(attributes, option=orjson.OPT_SORT_KEYS)
         except TypeError:  # a key that is not text
@@ -87,6 +87,19 @@ def fingerprint(attributes: dict) -> str:
 
 
 _PLAIN = frozenset({str, bool, type(None)})
+
+
+def _plain(value) -> bool:
+    """Text, a flag or nothing, or a dict or list of them (a customer's empty
+    `custom_attributes`): orjson and json write these alike."""
+    kind = type(value)
+    if kind in _PLAIN:
+        return True
+    if kind is dict:
+        return all(type(key) is str and _plain(item) for key, item in value.items())
+    if kind is list:
+        return all(_plain(item) for item in value)
+    return False
 
 
 def aware_utc(moment: datetime | None) -> datetime | None:

@@ -171,16 +171,21 @@ def test_fingerprints_stay_those_of_the_standard_json_encoder():
 
     rng = random.Random(5)
     alphabet = [chr(code) for code in range(0, 130)] + ["é", "Ö", "ß", "€", "\u2028"]
-    values = [None, True, False, 3, 2.5, ["a", "b"], {"x": "y"}]
+    values = [None, True, False, 3, 2.5, ["a", "b"], {"x": "y"}, {}, []]
+
+    def text(longest: int) -> str:
+        return "".join(rng.choices(alphabet, k=rng.randrange(0, longest)))
+
+    def value(depth: int = 0):
+        draw = rng.random()
+        if draw < 0.7 or depth > 2:
+            return text(10) if draw < 0.6 or depth > 2 else rng.choice(values)
+        if draw < 0.85:  # nested, as `custom_attributes` is
+            return {text(5): value(depth + 1) for _ in range(rng.randrange(0, 4))}
+        return [value(depth + 1) for _ in range(rng.randrange(0, 4))]
+
     for _ in range(3000):
-        attributes = {
-            "".join(rng.choices(alphabet, k=rng.randrange(1, 6))): (
-                "".join(rng.choices(alphabet, k=rng.randrange(0, 10)))
-                if rng.random() < 0.8
-                else rng.choice(values)
-            )
-            for _ in range(rng.randrange(0, 8))
-        }
+        attributes = {text(6) or "k": value() for _ in range(rng.randrange(0, 8))}
         encoded = json.dumps(attributes, sort_keys=True, separators=(",", ":"))
         assert fingerprint(attributes) == hashlib.sha256(encoded.encode()).hexdigest(), attributes
 
