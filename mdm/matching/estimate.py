@@ -237,7 +237,16 @@ def estimate_weights(
     draws = min(30_000, 50 * size)
     random_pairs = [(rng.randrange(size), rng.randrange(size)) for _ in range(draws)]
     random_pairs = [(left, right) for left, right in random_pairs if left != right]
-    everyone, chosen = profiles, range(size)
+    random_patterns = Counter(_patterns(entity, profiles, random_pairs))
+    u = {}
+    for position, comparison in enumerate(comparisons):
+        counts = [PRIOR_STRENGTH * value for value in comparison.u]
+        for pattern, count in random_patterns.items():
+            if pattern[position] is not None:
+                counts[pattern[position]] += count
+        total = sum(counts)
+        u[comparison.name] = [value / total for value in counts]
+
     if size > MAX_PROFILES:
         # The prior is a ratio of pairs, so a uniform sample of records estimates it unbiased.
         chosen = sorted(rng.sample(range(size), MAX_PROFILES))
@@ -249,26 +258,10 @@ def estimate_weights(
     by_pass, distinct, total_blocked = blocked_pairs(
         entity, profiles, max_pairs, rng, keys, spare=spare
     )
-    # Passes overlap a lot (a true match shares many keys): compare each pair once. The random
-    # pairs go to the same workers (one pool instead of two), by their place in all profiles.
+    # Passes overlap a lot (a true match shares many keys): compare each pair once.
     needed = sorted(set(distinct).union(*by_pass.values()))
-    found = _patterns(
-        entity,
-        everyone,
-        random_pairs + [(chosen[left], chosen[right]) for left, right in needed],
-    )
-    random_patterns = Counter(found[: len(random_pairs)])
-    seen_patterns = dict(zip(needed, found[len(random_pairs) :], strict=True))
+    seen_patterns = dict(zip(needed, _patterns(entity, profiles, needed), strict=True))
     pattern_of = seen_patterns.__getitem__
-    del found
-    u = {}
-    for position, comparison in enumerate(comparisons):
-        counts = [PRIOR_STRENGTH * value for value in comparison.u]
-        for pattern, count in random_patterns.items():
-            if pattern[position] is not None:
-                counts[pattern[position]] += count
-        total = sum(counts)
-        u[comparison.name] = [value / total for value in counts]
 
     start_m = {c.name: list(c.m) for c in comparisons}
     estimates: dict[str, list[tuple[float, list[float]]]] = defaultdict(list)
