@@ -72,6 +72,7 @@ class BatchItem:
     attributes: dict
     modified: object = None
     prepared: tuple[dict, list[str]] | None = None  # (profile, keys) if already computed
+    digest: str | None = None  # the attributes' fingerprint if already computed
 
 
 @dataclass(slots=True)
@@ -109,7 +110,7 @@ def bulk_ingest(
     seen = set()
     for item in items:
         identity = (item.system, str(item.external_id))
-        digest = fingerprint(item.attributes)
+        digest = item.digest or fingerprint(item.attributes)
         if identity in seen:
             updates.append(item)  # a second row for the same record in one file: in order
             continue

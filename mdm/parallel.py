@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import gc
 import multiprocessing
-from collections.abc import Callable, Iterator, Sequence
+import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 
 from django.conf import settings
@@ -75,6 +76,71 @@ def fork_map(
         return [result for part in parts for result in part]
     finally:
         _shared.clear()
+
+
+def ahead(produce: Callable[[], Iterable], *, nice: int = 10) -> Iterator:
+    """The items of `produce()`, each made in a forked process while this one works on the last.
+
+    For a pipeline whose first stage needs no database (reading and preparing the next chunk of
+    a file): that stage then runs on the core this process leaves idle in its serial steps,
+    instead of ahead of each chunk. The process starts at once (so the caller may drop what
+    only it needs), stays one item ahead (a sent item waits in the pipe until it is taken) and
+    runs `nice`r, so that it takes what is left over rather than slowing the work on the
+    current item. Items travel pickled; an exception raised in `produce` is raised here. Where
+    no process can be forked (see `worker_count`) the items are made here, one by one.
+    """
+    if worker_count() < 2:
+        return iter(produce())
+    receiver, sender = multiprocessing.Pipe(duplex=False)
+    process = multiprocessing.get_context("fork").Process(
+        target=_produce, args=(produce, sender, nice), daemon=True
+    )
+    process.start()
+    sender.close()  # the child's end: once it is gone, a read here ends in EOFError
+    return _received(receiver, process)
+
+
+def _produce(produce: Callable[[], Iterable], sender, nice: int) -> None:
+    """The forked process of `ahead`: never touches the parent's database connection."""
+    gc.freeze()  # the parent's objects are not walked (nor their pages copied)
+    gc.disable()  # what is made here is freed by reference counting as it is sent
+    os.nice(nice)
+    try:
+        for item in produce():
+            sender.send(("item", item))
+        sender.send(("done", None))
+    except BaseException as exc:  # raised again in the parent
+        try:
+            sender.send(("error", exc))
+        except Exception:  # an exception that does not pickle: its text does
+            sender.send(("error", RuntimeError(f"{type(exc).__name__}: {exc}")))
+
+
+def _received(receiver, process) -> Iterator:
+    try:
+        while True:
+            paused = gc.isenabled()
+            gc.disable()  # unpickling a chunk made the collector walk the whole heap, often
+            try:
+                kind, value = receiver.recv()
+            except EOFError:
+                process.join()
+                raise RuntimeError(
+                    f"the process preparing the input stopped (exit code {process.exitcode})"
+                ) from None
+            finally:
+                if paused:
+                    gc.enable()
+            if kind == "done":
+                return
+            if kind == "error":
+                raise value
+            yield value
+    finally:
+        receiver.close()
+        if process.is_alive():
+            process.terminate()  # the caller stopped early
+        process.join()
 
 
 @contextmanager

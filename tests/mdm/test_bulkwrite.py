@@ -106,6 +106,56 @@ def test_fork_map_stays_in_process_for_a_daemon_worker_or_one_worker(settings, m
     assert parallel.worker_count() == 1  # django-q2 workers are daemons: no children allowed
 
 
+def _made_with_pids(count: int):
+    for item in range(count):
+        yield os.getpid(), item
+
+
+def test_ahead_yields_in_order_from_another_process(settings):
+    settings.MDM_WORKERS = 2
+    results = list(parallel.ahead(lambda: _made_with_pids(5)))
+    assert [item for _, item in results] == [0, 1, 2, 3, 4]
+    assert {pid for pid, _ in results} - {os.getpid()}  # made elsewhere
+    settings.MDM_WORKERS = 1
+    assert list(parallel.ahead(lambda: _made_with_pids(2))) == [(os.getpid(), 0), (os.getpid(), 1)]
+
+
+def _fails_after_one():
+    yield "first"
+    raise LookupError("line 7: no such column")
+
+
+def test_ahead_raises_the_producers_exception_after_its_items(settings):
+    settings.MDM_WORKERS = 2
+    received = []
+    with pytest.raises(LookupError, match="line 7: no such column"):
+        for item in parallel.ahead(_fails_after_one):
+            received.append(item)
+    assert received == ["first"]
+
+
+def _dies():
+    yield 1
+    os._exit(3)
+
+
+def test_ahead_says_so_when_its_process_dies(settings):
+    settings.MDM_WORKERS = 2
+    items = parallel.ahead(_dies)
+    assert next(items) == 1
+    with pytest.raises(RuntimeError, match="exit code 3"):
+        next(items)
+
+
+def test_ahead_stops_its_process_when_the_caller_stops_early(settings):
+    settings.MDM_WORKERS = 2
+    before = {child.pid for child in multiprocessing.active_children()}
+    items = parallel.ahead(lambda: iter(range(10**9)))
+    assert next(items) == 0
+    items.close()
+    assert {child.pid for child in multiprocessing.active_children()} == before
+
+
 def test_updated_rows_change_only_the_named_fields_and_stamp_updated_at():
     from mdm.bulkwrite import update_rows
 

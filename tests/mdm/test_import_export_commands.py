@@ -38,6 +38,28 @@ def test_import_builds_golden_records_and_reports_bad_rows_with_line_numbers(tmp
     assert "1 error(s)" in out
 
 
+def test_a_file_of_several_chunks_read_ahead_reports_bad_rows_the_same(tmp_path, settings):
+    settings.MDM_WORKERS = 2  # the next chunk is read and prepared in a process of its own
+    path = tmp_path / "records.csv"
+    path.write_text(HEADER + ROWS)
+    out, err = StringIO(), StringIO()
+    call_command("import_records", "--entity", "customer", str(path), "--chunk", "2",
+                 stdout=out, stderr=err)  # fmt: skip
+    assert "line 4: source_system and source_id are required" in err.getvalue()
+    assert "Imported 3/4 rows" in out.getvalue() and "1 error(s)" in out.getvalue()
+    assert Customer.objects.count() == 2 and SourceRecord.objects.count() == 3
+    with pytest.raises(CommandError, match="missing column"):  # raised in that process
+        call_command("import_records", "--entity", "customer", "--no-estimate",
+                     str(_write(tmp_path, "first_name,last_name\nAnn,Lee\n")),
+                     stdout=StringIO(), stderr=StringIO())  # fmt: skip
+
+
+def _write(tmp_path, text):
+    path = tmp_path / "other.csv"
+    path.write_text(text)
+    return path
+
+
 def test_importing_the_same_file_twice_changes_nothing(tmp_path):
     _import(tmp_path, HEADER + ROWS)
     before = list(Customer.objects.order_by("id").values())
