@@ -2,6 +2,7 @@
 
 import multiprocessing
 import os
+import time
 import uuid
 
 import pytest
@@ -123,6 +124,24 @@ def test_ahead_yields_in_order_from_another_process(settings):
 def _fails_after_one():
     yield "first"
     raise LookupError("line 7: no such column")
+
+
+def _counted(path):
+    for item in range(1000):
+        with open(path, "a") as handle:
+            handle.write(".")
+        yield item
+
+
+def test_ahead_runs_at_most_depth_items_ahead(settings, tmp_path):
+    settings.MDM_WORKERS = 2
+    made = tmp_path / "made"
+    items = parallel.ahead(lambda: _counted(made), depth=2)
+    assert next(items) == 0
+    time.sleep(0.5)
+    # Two wait to be taken, one is being handed over and one made meanwhile, not 1,000.
+    assert len(made.read_text()) <= 4
+    assert list(items) == list(range(1, 1000))
 
 
 def test_ahead_raises_the_producers_exception_after_its_items(settings):
