@@ -58,11 +58,10 @@ from mdm.models import (
 from mdm.parallel import collector_paused, fork_map, shared
 from mdm.records import aware_utc, fingerprint
 from mdm.survivorship import (
+    apply_survivorship_many,
     provenance_map,
     survive,
-    survivorship_inputs,
     survivorship_overrides,
-    write_survivorship,
 )
 
 
@@ -543,8 +542,6 @@ def _ingest_fresh(entity: str, fresh: list, settings: MatchSettings, run: RunKey
                     "profile": record.profile,
                     "fingerprint": record.fingerprint,
                     "source_modified_at": record.source_modified_at,
-                    "created_at": record.updated_at,  # as survivorship saw them
-                    "updated_at": record.updated_at,
                     f"{golden_field}_id": record.golden_id,
                 }
                 for record in records
@@ -559,22 +556,10 @@ def _ingest_fresh(entity: str, fresh: list, settings: MatchSettings, run: RunKey
             in_key_order=not postings_index_deferred(),
         )
 
-    # The golden records that gained members: read before this chunk's records are written
-    # (they join from memory), so that their survivorship runs beside the writes too.
-    existing = survivorship_inputs(model, existing_touched - live_new)
-    joining = defaultdict(list)
-    for record in records:
-        joining[record.golden_id].append(record)
-    existing = [
-        (golden, [*members, *joining.get(golden.pk, ())], stored)
-        for golden, members, stored in existing
-    ]
-    updated = _write_new_goldens(
-        model, entity, live_new, records, existing=existing, meanwhile=write_records
-    )
+    _write_new_goldens(model, entity, live_new, records, meanwhile=write_records)
     mark = RunKeys.current_mark()  # the keys are in: any later ones are someone else's
     _write_reviews(entity, reviews, find)
-    write_survivorship(model, updated, reason="batch import")
+    apply_survivorship_many(model, existing_touched - live_new, reason="batch import")
     for survivor, merged, probability in deferred:
         survivor_row, merged_row = (
             model.objects.get(pk=survivor).survivor(),
@@ -589,29 +574,16 @@ def _ingest_fresh(entity: str, fresh: list, settings: MatchSettings, run: RunKey
 
 
 def _survive_group(index: int) -> tuple[dict, dict]:
-    """The surviving values and provenance of one golden record: a new one (None left out:
-    its row takes the defaults) or, from `new` on, an existing one (with its pins)."""
+    """The surviving values (None left out) and provenance of one new golden record."""
     data = shared()
-    new = index < data["new"]
-    survivors = survive(
-        data["entity"],
-        data["groups"][index],
-        None if new else data["pinned"][index - data["new"]],
-        overrides=data["overrides"],
-    )
-    values = {
-        name: item.value for name, item in survivors.items() if item.value is not None or not new
-    }
+    survivors = survive(data["entity"], data["groups"][index], overrides=data["overrides"])
+    values = {name: item.value for name, item in survivors.items() if item.value is not None}
     return values, provenance_map(survivors)
 
 
-def _write_new_goldens(
-    model, entity, live_new, records: list[_NewRecord], *, existing: list, meanwhile
-) -> list[tuple]:
-    """Survivorship of the batch's new golden records and of the `existing` ones that gained
-    members (`survivorship_inputs`, members joined), in a worker while `meanwhile` writes;
-    then the new ones' rows, provenance and history. Returns the existing ones' results for
-    `write_survivorship`."""
+def _write_new_goldens(model, entity, live_new, records: list[_NewRecord], meanwhile) -> None:
+    """Survivorship of the batch's new golden records (in a worker while `meanwhile` writes),
+    then their rows, provenance and history."""
     members = defaultdict(list)
     for record in records:
         members[record.golden_id].append(record)
@@ -619,24 +591,15 @@ def _write_new_goldens(
     ordered = list(live_new)
     survived = fork_map(
         _survive_group,
-        range(len(ordered) + len(existing)),
+        range(len(ordered)),
         data={
             "entity": entity,
-            "groups": [members[golden_id] for golden_id in ordered]
-            + [group for _, group, _ in existing],
-            "new": len(ordered),
-            "pinned": [golden.pinned for golden, _, _ in existing],
+            "groups": [members[golden_id] for golden_id in ordered],
             "overrides": survivorship_overrides(entity),
         },
         meanwhile=meanwhile,
     )
-    updated = [
-        (golden, values, sources, stored)
-        for (golden, _, stored), (values, sources) in zip(
-            existing, survived[len(ordered) :], strict=True
-        )
-    ]
-    for golden_id, (values, sources) in zip(ordered, survived[: len(ordered)], strict=True):
+    for golden_id, (values, sources) in zip(ordered, survived, strict=True):
         goldens.append({"id": golden_id, **values})
         provenance.append({"entity": entity, "golden_id": golden_id, "attributes": sources})
         history.append(
@@ -655,7 +618,6 @@ def _write_new_goldens(
         insert_rows(model, rows)
     insert_rows(Provenance, provenance)
     insert_rows(HistoryEntry, history)
-    return updated
 
 
 def _write_reviews(entity: str, reviews: dict, find) -> None:

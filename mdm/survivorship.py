@@ -263,14 +263,9 @@ def apply_survivorship(golden: GoldenRecord, *, actor=None, reason: str = "") ->
 
 def _apply(golden: GoldenRecord, survivors: dict[str, Survivor]) -> dict:
     """Set the surviving values on the golden record; returns {attribute: [before, after]}."""
-    return _apply_values(golden, {name: survivor.value for name, survivor in survivors.items()})
-
-
-def _apply_values(golden: GoldenRecord, values: dict) -> dict:
-    """`_apply` for {attribute: surviving value or None}."""
     changes = {}
-    for name, value in values.items():
-        value = value if value is not None else _empty(golden, name)
+    for name, survivor in survivors.items():
+        value = survivor.value if survivor.value is not None else _empty(golden, name)
         before = getattr(golden, name)
         if _comparable(before) != _comparable(value):
             changes[name] = [_jsonable(before), _jsonable(value)]
@@ -285,31 +280,13 @@ def apply_survivorship_many(model, golden_ids, *, actor=None, reason: str = "") 
     import's path for golden records that gained source records, and the admin's "Recompute"
     over a whole list after a rule changed. Returns how many changed.
     """
-    entity = model.ENTITY
-    overrides = survivorship_overrides(entity)
-    ids = sorted(golden_ids, key=str)
-    changed_total = 0
-    for start in range(0, len(ids), 500):
-        inputs = survivorship_inputs(model, ids[start : start + 500])
-        results = []
-        for golden, members, stored in inputs:
-            survivors = survive(entity, members, golden.pinned, overrides)
-            values = {name: survivor.value for name, survivor in survivors.items()}
-            results.append((golden, values, provenance_map(survivors), stored))
-        changed_total += write_survivorship(model, results, actor=actor, reason=reason)
-    return changed_total
-
-
-def survivorship_inputs(model, golden_ids) -> list[tuple]:
-    """(golden record, [RecordValues of its members], (provenance pk, attributes) or None) for
-    each live golden record among `golden_ids`: what `survive` and `write_survivorship` need,
-    read with three queries per 500 records."""
-    from mdm.bulkwrite import json_loads, json_text
+    from mdm.bulkwrite import insert_rows, json_loads, json_text, update_rows
 
     entity = model.ENTITY
     golden_field = "customer_id" if entity == Entity.CUSTOMER else "product_id"
-    ids = list(golden_ids)
-    inputs = []
+    overrides = survivorship_overrides(entity)
+    ids = sorted(golden_ids, key=str)
+    changed_total = 0
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
         goldens = [
@@ -335,40 +312,32 @@ def survivorship_inputs(model, golden_ids) -> list[tuple]:
             .annotate(attributes_text=json_text("attributes"))
             .values_list("pk", "golden_id", "attributes_text")
         }
-        inputs.extend(
-            (golden, members.get(golden.pk, []), provenance.get(golden.pk)) for golden in goldens
-        )
-    return inputs
-
-
-def write_survivorship(model, results, *, actor=None, reason: str = "") -> int:
-    """Store survivorship's outcome for golden records: `results` holds (golden record,
-    {attribute: surviving value or None}, wanted provenance, stored provenance as
-    `survivorship_inputs` read it). Changed values with their history, and provenance where
-    it differs. Returns how many golden records changed."""
-    from mdm.bulkwrite import insert_rows, update_rows
-
-    entity = model.ENTITY
-    changed, fields, history, new_provenance, stale_provenance = [], set(), [], [], []
-    for golden, values, wanted, stored in results:
-        changes = _apply_values(golden, values)
-        if changes:
-            changed.append(golden)
-            fields.update(changes)
-            history.append(
-                {"entity": entity, "golden_id": golden.pk, "action": HistoryAction.UPDATED,
-                 "changes": changes, "actor_id": getattr(actor, "pk", None),
-                 "reason": reason[:255]}
-            )  # fmt: skip
-        if stored is None:
-            new_provenance.append({"entity": entity, "golden_id": golden.pk, "attributes": wanted})
-        elif stored[1] != wanted:
-            stale_provenance.append(Provenance(pk=stored[0], attributes=wanted))
-    update_rows(model, changed, [*sorted(fields), "updated_at"])
-    insert_rows(HistoryEntry, history)
-    insert_rows(Provenance, new_provenance)
-    update_rows(Provenance, stale_provenance, ["attributes", "updated_at"])
-    return len(changed)
+        changed, fields, history, new_provenance, stale_provenance = [], set(), [], [], []
+        for golden in goldens:
+            survivors = survive(entity, members.get(golden.pk, []), golden.pinned, overrides)
+            changes = _apply(golden, survivors)
+            if changes:
+                changed.append(golden)
+                fields.update(changes)
+                history.append(
+                    {"entity": entity, "golden_id": golden.pk, "action": HistoryAction.UPDATED,
+                     "changes": changes, "actor_id": getattr(actor, "pk", None),
+                     "reason": reason[:255]}
+                )  # fmt: skip
+            wanted = provenance_map(survivors)
+            stored = provenance.get(golden.pk)
+            if stored is None:
+                new_provenance.append(
+                    {"entity": entity, "golden_id": golden.pk, "attributes": wanted}
+                )
+            elif stored[1] != wanted:
+                stale_provenance.append(Provenance(pk=stored[0], attributes=wanted))
+        update_rows(model, changed, [*sorted(fields), "updated_at"])
+        insert_rows(HistoryEntry, history)
+        insert_rows(Provenance, new_provenance)
+        update_rows(Provenance, stale_provenance, ["attributes", "updated_at"])
+        changed_total += len(changed)
+    return changed_total
 
 
 def survivorship_overrides(entity: str) -> dict[str, SurvivorshipRule]:
