@@ -54,6 +54,22 @@ def test_a_file_of_several_chunks_read_ahead_reports_bad_rows_the_same(tmp_path,
                      stdout=StringIO(), stderr=StringIO())  # fmt: skip
 
 
+def test_the_read_ahead_process_is_forked_at_once_while_the_heap_is_small(tmp_path, settings):
+    import multiprocessing
+
+    from mdm.management.commands.import_records import Command, customer_from_row
+    from mdm.records import customer_attributes
+
+    settings.MDM_WORKERS = 2
+    command = Command()  # with what handle() sets before a load
+    command.entity, command.chunk, command.prepared = "customer", 2, {}
+    command.parse, command.flatten = customer_from_row, customer_attributes
+    before = len(multiprocessing.active_children())
+    chunks = command._prefetched(str(_write(tmp_path, HEADER + ROWS)))
+    assert len(multiprocessing.active_children()) == before + 1  # before anything is asked
+    assert [count for count, _, _ in chunks] == [2, 2]
+
+
 def _write(tmp_path, text):
     path = tmp_path / "other.csv"
     path.write_text(text)

@@ -272,7 +272,12 @@ class Command(BaseCommand):
         """
         pieces = -(-self.chunk // PIECE_ROWS)
         size = -(-self.chunk // pieces)  # the pieces of a chunk are of one size
+        # Forked here, not when the first chunk is asked for (after the sample and estimate).
         made = ahead(lambda: self._item_chunks(file, prepare=True, size=size), depth=pieces + 1)
+        return self._regrouped(made)
+
+    def _regrouped(self, made):
+        """Chunks of `self.chunk` rows from the pieces `_prefetched` made."""
         count, items, errors = 0, [], []
         for piece_count, piece_items, piece_errors in made:
             count += piece_count
