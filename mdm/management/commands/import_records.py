@@ -152,7 +152,7 @@ class Command(BaseCommand):
             parsed = self._parse(sample, [])
             if len(parsed) >= ESTIMATE_FROM_FILE_ROWS:
                 with collector_paused():
-                    prepared = self._profiles(parsed)
+                    prepared = self._profiles([self.flatten(item) for _, item in parsed])
                     weights = estimate_weights(
                         entity,
                         [profile for profile, _ in prepared],
@@ -244,9 +244,9 @@ class Command(BaseCommand):
                 errors.append((line, str(exc)))
         return parsed
 
-    def _profiles(self, parsed: list[tuple[int, object]]) -> list[tuple[dict, list[str]]]:
-        """Profiles and blocking keys of parsed rows, on all cores for a large file."""
-        attributes = [self.flatten(item) for _, item in parsed]
+    def _profiles(self, attributes: list[dict]) -> list[tuple[dict, list[str]]]:
+        """Profiles and blocking keys of flattened rows, on all cores for a large file (one
+        core in the read-ahead process, which may not fork)."""
         return fork_map(
             _profile_of, range(len(attributes)), data={"entity": self.entity, "rows": attributes}
         )
@@ -313,11 +313,7 @@ class Command(BaseCommand):
                 ]
                 if prepare:
                     missing = [item for line, item in items if line not in self.prepared]
-                    computed = fork_map(
-                        _profile_of,
-                        range(len(missing)),
-                        data={"entity": self.entity, "rows": [i.attributes for i in missing]},
-                    )
+                    computed = self._profiles([item.attributes for item in missing])
                     for item, prepared in zip(missing, computed, strict=True):
                         item.prepared = prepared
                     for line, item in items:
