@@ -105,7 +105,7 @@ def ahead(produce: Callable[[], Iterable], *, depth: int = 2, nice: int = 10) ->
     )
     process.start()
     sender.close()  # the child's end: once it is gone, a read here ends in EOFError
-    return _received(receiver, process, room, spool)
+    return _Received(receiver, process, room, spool)
 
 
 def _produce(produce: Callable[[], Iterable], sender, room, spool: str, nice: int) -> None:
@@ -129,37 +129,66 @@ def _produce(produce: Callable[[], Iterable], sender, room, spool: str, nice: in
             sender.send(("error", RuntimeError(f"{type(exc).__name__}: {exc}")))
 
 
-def _received(receiver, process, room, spool: str) -> Iterator:
-    try:
-        while True:
-            try:
-                kind, value = receiver.recv()
-            except EOFError:
-                process.join()
-                raise RuntimeError(
-                    f"the process preparing the input stopped (exit code {process.exitcode})"
-                ) from None
-            if kind == "done":
-                return
-            if kind == "error":
-                raise value
-            paused = gc.isenabled()
-            gc.disable()  # unpickling 50,000 records walked the whole heap: 1.8 s, not 0.44
-            try:
-                with open(value, "rb") as handle:
-                    item = pickle.load(handle)  # noqa: S301 (written by our own child)
-            finally:
-                if paused:
-                    gc.enable()
-            os.remove(value)
-            room.release()
-            yield item
-    finally:
-        receiver.close()
-        if process.is_alive():
-            process.terminate()  # the caller stopped early
-        process.join()
-        shutil.rmtree(spool, ignore_errors=True)
+class _Received:
+    """The parent's side of `ahead`. An iterator rather than a generator: a generator that is
+    never started does not run its `finally` when dropped, and the process would stay behind,
+    waiting for room (CI saw one outlive its test)."""
+
+    def __init__(self, receiver, process, room, spool: str):
+        self.receiver, self.process, self.room, self.spool = receiver, process, room, spool
+        self.closed = False
+
+    def __iter__(self) -> Iterator:
+        return self
+
+    def __next__(self):
+        if self.closed:
+            raise StopIteration
+        try:
+            kind, value = self.receiver.recv()
+        except EOFError:
+            self.close()
+            raise RuntimeError(
+                f"the process preparing the input stopped (exit code {self.process.exitcode})"
+            ) from None
+        except BaseException:
+            self.close()
+            raise
+        if kind == "done":
+            self.close()
+            raise StopIteration
+        if kind == "error":
+            self.close()
+            raise value
+        paused = gc.isenabled()
+        gc.disable()  # unpickling 50,000 records walked the whole heap: 1.8 s, not 0.44
+        try:
+            with open(value, "rb") as handle:
+                item = pickle.load(handle)  # noqa: S301 (written by our own child)
+        except BaseException:
+            self.close()
+            raise
+        finally:
+            if paused:
+                gc.enable()
+        os.remove(value)
+        self.room.release()
+        return item
+
+    def close(self) -> None:
+        """Stop the process (if the caller stops early) and remove what it left."""
+        if self.closed:
+            return
+        self.closed = True
+        self.receiver.close()
+        if self.process.is_alive():
+            self.process.terminate()
+        self.process.join()
+        shutil.rmtree(self.spool, ignore_errors=True)
+
+    def __del__(self) -> None:
+        if not getattr(self, "closed", True):  # not when __init__ itself failed
+            self.close()
 
 
 @contextmanager

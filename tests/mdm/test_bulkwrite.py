@@ -175,6 +175,15 @@ def test_ahead_stops_its_process_when_the_caller_stops_early(settings):
     assert {child.pid for child in multiprocessing.active_children()} == before
 
 
+def test_ahead_stops_its_process_when_dropped_before_the_first_item(settings):
+    settings.MDM_WORKERS = 2
+    before = set(multiprocessing.active_children())
+    items = parallel.ahead(lambda: iter(range(10**9)))
+    (process,) = set(multiprocessing.active_children()) - before
+    del items  # never iterated: a generator would not have run its cleanup
+    assert not process.is_alive()
+
+
 def test_updated_rows_change_only_the_named_fields_and_stamp_updated_at():
     from mdm.bulkwrite import update_rows
 
