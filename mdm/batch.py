@@ -10,6 +10,7 @@ real-time path, one by one, so their merge and suppression rules stay in one pla
 from __future__ import annotations
 
 import math
+import operator
 import uuid
 from bisect import bisect_left
 from collections import Counter, defaultdict
@@ -30,7 +31,6 @@ from mdm.keyindex import (
 )
 from mdm.matching import blocking
 from mdm.matching.matcher import comparisons_for, golden_systems, profile_and_keys, weights_for
-from mdm.matching.profile import is_retrieval_key
 from mdm.matching.scoring import (
     Scorer,
     customer_levels_above,
@@ -239,17 +239,24 @@ def _candidates_of(index: int) -> list[int]:
     """Record `index`'s candidates: stored records (positive ids) and the batch's earlier
     records (negative ids) sharing its retrieval keys, most shared keys first."""
     data = shared()
-    postings, earlier_index, earlier_ids = (
+    postings, run_spans, run_ids, earlier = (
         data["postings"],
-        data["earlier_index"],
-        data["earlier_ids"],
+        data["run_spans"],
+        data["run_ids"],
+        data["earlier"],
     )
     counter: Counter = Counter()
     for key in data["retrieval"][index]:
+        # Stored before the run, then the run's earlier chunks, then this chunk's earlier
+        # records: the order the key table would give them in (ties keep it).
         counter.update(postings.get(key, ()))
-        before = bisect_left(earlier_index.get(key, ()), index)
+        span = run_spans.get(key)
+        if span is not None:
+            counter.update(run_ids[span[0] : span[1]].tolist())
+        found = earlier.get(key, ())  # -1, -2, ...: the chunk's records holding the key
+        before = bisect_left(found, index + 1, key=operator.neg)
         if before:
-            counter.update(earlier_ids[key][:before])
+            counter.update(found[:before])
     return blocking.choose_candidates(counter)
 
 
@@ -265,10 +272,10 @@ def _stored_counts(entity: str, keys: set[str], run: RunKeys) -> dict[str, int]:
 
 def _existing_postings(entity: str, retrieval: list, run: RunKeys) -> dict[str, list[int]]:
     """Postings stored before the run of the keys the batch will search: key -> [record ids]."""
-    wanted = {key for keys in retrieval for key in keys}
     postings = defaultdict(list)
-    if not wanted or not run.stored_before:
+    if not run.stored_before:
         return postings
+    wanted = {key for keys in retrieval for key in keys}
     for chunk in _chunks(sorted(wanted)):
         rows = BlockingKey.objects.filter(
             entity=entity, key__in=chunk, source_record_id__lte=run.base_id
@@ -309,9 +316,8 @@ def _key_counts(entity: str, prepared: list, run: RunKeys) -> list[dict[str, int
     """Each record's {key: how many records hold it}: the stored records, the run's earlier
     chunks (in memory) and this whole chunk."""
     flat = [key for _, _, _, keys in prepared for key in keys]
-    hashes = key_hashes(flat)
-    _, inverse, in_chunk = np.unique(hashes, return_inverse=True, return_counts=True)
-    totals = (in_chunk[inverse] + run.counts(hashes)).tolist()
+    unique, inverse, in_chunk = np.unique(key_hashes(flat), return_inverse=True, return_counts=True)
+    totals = (in_chunk + run.counts(unique))[inverse].tolist()  # looked up once each, in order
     stored = _stored_counts(entity, set(flat), run)
     if stored:
         totals = [total + stored.get(key, 0) for key, total in zip(flat, totals, strict=True)]
@@ -351,30 +357,29 @@ def _ingest_fresh(entity: str, fresh: list, settings: MatchSettings, run: RunKey
         for keys, counts in zip((keys for _, _, _, keys in prepared), counts_of, strict=True)
     ]
     postings = _existing_postings(entity, retrieval, run)
-    # The run's own records come after those stored before it, as they would from the table.
-    wanted = sorted({key for keys in retrieval for key in keys})
-    for key, ids in run.postings_of(wanted).items():
-        postings[key].extend(ids)
+    wanted = {key for keys in retrieval for key in keys}
+    run_spans, run_ids = run.spans_of(list(wanted))
 
     # 1. Candidates: each record meets the stored records and the batch's earlier records
-    # (negative ids) through its keys, exactly as record-by-record ingest would.
-    earlier_index: dict[str, list[int]] = defaultdict(list)  # key -> batch positions, ascending
+    # (negative ids) through its keys, exactly as record-by-record ingest would. Only keys
+    # some record looks candidates up by are indexed.
+    earlier: dict[str, list[int]] = defaultdict(list)  # key -> -1 - position, descending
     for index, (_item, _digest, _profile, keys) in enumerate(prepared):
         for key in keys:
-            if is_retrieval_key(key):
-                earlier_index[key].append(index)
-    earlier_ids = {key: [-(index + 1) for index in found] for key, found in earlier_index.items()}
+            if key in wanted:
+                earlier[key].append(-1 - index)
     candidates = fork_map(
         _candidates_of,
         range(len(prepared)),
         data={
             "retrieval": retrieval,
             "postings": postings,
-            "earlier_index": earlier_index,
-            "earlier_ids": earlier_ids,
+            "run_spans": run_spans,
+            "run_ids": run_ids,
+            "earlier": earlier,
         },
     )
-    del earlier_index, earlier_ids, postings, retrieval
+    del earlier, postings, run_spans, run_ids, retrieval, wanted
     stored = _stored_records(candidates, golden_field)
     candidates = [  # a stored record without a golden record (being re-matched) is no match,
         # nor a key left behind by a record deleted in SQL (the key table has no constraint)

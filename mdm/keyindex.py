@@ -35,6 +35,22 @@ def key_hashes(keys) -> np.ndarray:
     return np.fromiter(map(hash, keys), dtype=np.int64, count=len(keys))
 
 
+def _sorted_search(array: np.ndarray, values: np.ndarray, side: str = "left") -> np.ndarray:
+    """`np.searchsorted(array, values)`, with the values looked up in ascending order.
+
+    Each binary search of an array of millions of hashes misses the cache at most of its steps;
+    in ascending order consecutive searches walk the same path. A chunk's 1,150,000 key hashes
+    took 1.54 s against 12 million unsorted, 0.05 s sorted (plus 0.1 s to sort them): the part
+    of a 1M import's chunks that grew with every chunk.
+    """
+    if len(values) < 2 or bool(np.all(values[1:] >= values[:-1])):
+        return np.searchsorted(array, values, side=side)
+    order = np.argsort(values, kind="stable")
+    found = np.empty(len(values), dtype=np.intp)
+    found[order] = np.searchsorted(array, values[order], side=side)
+    return found
+
+
 def _merge(keys: np.ndarray, values: np.ndarray, new_keys: np.ndarray, new_values: np.ndarray):
     """Insert sorted (key, value) pairs into sorted arrays, keeping them sorted."""
     if not len(new_keys):
@@ -65,30 +81,39 @@ class RunKeys:
         return self.base_population + self.added
 
     def counts(self, hashes: np.ndarray) -> np.ndarray:
-        """How many of the run's records hold each key (by hash)."""
+        """How many of the run's records hold each key (by hash). Pass sorted hashes where you
+        have them: unsorted, they are sorted here first (see `_sorted_search`)."""
         self._settle()
         if not len(self._count_keys):
             return np.zeros(len(hashes), dtype=np.int64)
-        at = np.searchsorted(self._count_keys, hashes).clip(max=len(self._count_keys) - 1)
+        at = _sorted_search(self._count_keys, hashes).clip(max=len(self._count_keys) - 1)
         return np.where(self._count_keys[at] == hashes, self._counts[at], 0)
 
     def postings_of(self, keys: list[str]) -> dict[str, list[int]]:
-        """{key: ids of the run's records holding it} for the keys any record holds, looked up
-        all at once (one numpy call per key cost more than the lookup)."""
+        """{key: ids of the run's records holding it} for the keys any record holds."""
+        spans, ids = self.spans_of(keys)
+        return {key: ids[start:end].tolist() for key, (start, end) in spans.items()}
+
+    def spans_of(self, keys: list[str]) -> tuple[dict[str, tuple[int, int]], np.ndarray]:
+        """({key: (start, end)}, ids): the ids of the run's records holding a key are
+        `ids[start:end]`, for the keys any record holds, looked up all at once (one numpy call
+        per key cost more than the lookup). The ids stay one array, which forked workers share
+        as it is: made into lists of Python ints here, the postings of a chunk's keys took
+        1.8 s of each 50,000-row chunk by the fifth, and more with every chunk."""
         self._settle()
         if not len(self._posting_keys) or not keys:
-            return {}
+            return {}, _EMPTY
         hashes = key_hashes(keys)
-        low = np.searchsorted(self._posting_keys, hashes, side="left")
-        high = np.searchsorted(self._posting_keys, hashes, side="right")
+        low = _sorted_search(self._posting_keys, hashes, side="left")
+        high = _sorted_search(self._posting_keys, hashes, side="right")
         found = np.nonzero(high > low)[0]
-        ids = self._posting_ids
-        return {
-            keys[position]: ids[start:end].tolist()
+        spans = {
+            keys[position]: (start, end)
             for position, start, end in zip(
                 found.tolist(), low[found].tolist(), high[found].tolist(), strict=True
             )
         }
+        return spans, self._posting_ids
 
     def add(self, records) -> None:
         """Take in committed records: an iterable of (record id, keys).
