@@ -17,6 +17,16 @@ ROOT = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
+@pytest.fixture(autouse=True)
+def _fresh_key_counts():
+    """Each test counts its own blocking keys: no common key's count kept from another test."""
+    from mdm.matching import blocking
+
+    blocking._large_counts.clear()
+    yield
+    blocking._large_counts.clear()
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -30,6 +30,8 @@ MAX_SINGLE_KEY_CANDIDATES = 5
 CANDIDATE_BUDGET = 400
 _POPULATION_TTL = 60.0
 _population_cache: dict[str, tuple[float, int]] = {}
+_large_counts: dict[tuple[str, str], tuple[float, int]] = {}  # see `key_counts`
+_LARGE_COUNTS_KEPT = 100_000
 
 
 def ensure_lock_rows(entity: str, keys: list[str]) -> None:
@@ -74,10 +76,37 @@ def store_keys(source_record: SourceRecord, keys: list[str]) -> None:
 
 def key_counts(entity: str, keys: list[str], upto_record: int | None = None) -> dict[str, int]:
     """How many source records (up to an id, if given) hold each key (one grouped, index-only
-    query)."""
+    query).
+
+    Counting a key reads every posting of it in the index: a common first name or town of a
+    million customers has tens of thousands, and the four or five such keys of a record were
+    most of a real-time match (on PostgreSQL at 1,000,000 records: p95 24.8 ms for them, 2.3 ms
+    for all the others). So the counts of keys held by more than MAX_POSTINGS records are kept
+    for a minute per process, like the population. They are never retrieval keys, and as term
+    frequencies a minute's new records change them by a fraction of a percent. Counts up to an
+    id (the batch import's) are always read.
+    """
     if not keys:
         return {}
-    return dict(key_count_query(entity, keys, upto_record))
+    if upto_record is not None:
+        return dict(key_count_query(entity, keys, upto_record))
+    now = time.monotonic()
+    counts, wanted = {}, []
+    for key in keys:
+        cached = _large_counts.get((entity, key))
+        if cached is not None and now - cached[0] < _POPULATION_TTL:
+            counts[key] = cached[1]
+        else:
+            wanted.append(key)
+    if wanted:
+        found = dict(key_count_query(entity, wanted))
+        if len(_large_counts) > _LARGE_COUNTS_KEPT:
+            _large_counts.clear()
+        for key, count in found.items():
+            if count > MAX_POSTINGS:
+                _large_counts[(entity, key)] = (now, count)
+        counts.update(found)
+    return counts
 
 
 def key_count_query(entity: str, keys: list[str], upto_record: int | None = None):

@@ -20,3 +20,40 @@ def test_key_counts_are_read_from_the_postings_index_alone(upto_record):
         assert "Index Only Scan using mdm_blocking_postings" in query.explain()
     else:
         assert "COVERING INDEX mdm_blocking_postings" in query.explain()
+
+
+def test_only_the_counts_of_common_keys_are_kept_and_only_for_a_minute(monkeypatch):
+    from mdm.matching import blocking
+    from mdm.models import BlockingKey, SourceRecord
+
+    monkeypatch.setattr(blocking, "MAX_POSTINGS", 2)  # "common" from three records on
+    clock = [1000.0]
+    monkeypatch.setattr(blocking.time, "monotonic", lambda: clock[0])
+    records = [
+        SourceRecord.objects.create(entity="customer", system="s", external_id=str(number))
+        for number in range(4)
+    ]
+
+    def hold(key, holders):
+        BlockingKey.objects.bulk_create(
+            BlockingKey(entity="customer", key=key, source_record=record) for record in holders
+        )
+
+    hold("tf.first:john", records[:3])
+    hold("pc:ls1", records[:1])
+    assert blocking.key_counts("customer", ["tf.first:john", "pc:ls1"]) == {
+        "tf.first:john": 3,
+        "pc:ls1": 1,
+    }
+    hold("tf.first:john", records[3:])
+    hold("pc:ls1", records[1:2])
+    # Within the minute the common key keeps its count; the selective one is counted again.
+    assert blocking.key_counts("customer", ["tf.first:john", "pc:ls1"]) == {
+        "tf.first:john": 3,
+        "pc:ls1": 2,
+    }
+    assert blocking.key_counts("customer", ["tf.first:john"], upto_record=records[-1].pk) == {
+        "tf.first:john": 4  # the batch import's counts are never kept
+    }
+    clock[0] += 61
+    assert blocking.key_counts("customer", ["tf.first:john"]) == {"tf.first:john": 4}
