@@ -70,6 +70,7 @@ class RunKeys:
         ).exists()
         self.base_population = SourceRecord.objects.filter(entity=entity).count()
         self.added = 0
+        self.analyzed = 0  # the population when the import last refreshed planner statistics
         self._top_record = self.base_id
         self._key_mark = self.current_mark()
         self._count_keys, self._counts = _EMPTY, _EMPTY  # unique hashes, ascending

@@ -225,3 +225,21 @@ def test_without_modification_times_the_value_most_sources_agree_on_survives(tmp
     rows.insert(typo_row, "erp,3,,Ann,Lee,,,4 Bay Road,,Roseb Ay,,2029,AU\n")
     _import(tmp_path, HEADER + "".join(rows))
     assert Customer.objects.get().billing_city == "Rose Bay"
+
+
+def test_a_load_in_chunks_refreshes_planner_statistics_each_time_the_records_double(
+    tmp_path, monkeypatch
+):
+    from mdm import batch
+
+    populations = []
+    monkeypatch.setattr(
+        batch, "refresh_statistics",
+        lambda entity, vacuum=False: populations.append(SourceRecord.objects.count()),
+    )  # fmt: skip
+    rows = "".join(f"crm,{number},,Ann{number},Lee{number},,,,,,,,\n" for number in range(9))
+    path = str(_write(tmp_path, HEADER + rows))
+    call_command("import_records", "--entity", "customer", "--chunk", "1", path,
+                 stdout=StringIO(), stderr=StringIO())  # fmt: skip
+    assert SourceRecord.objects.count() == 9
+    assert populations == [1, 2, 4, 8]  # after the chunks that doubled the records
