@@ -275,12 +275,11 @@ def _stored_counts(entity: str, keys: set[str], run: RunKeys) -> dict[str, int]:
     return counts
 
 
-def _existing_postings(entity: str, retrieval: list, run: RunKeys) -> dict[str, list[int]]:
+def _existing_postings(entity: str, wanted: set[str], run: RunKeys) -> dict[str, list[int]]:
     """Postings stored before the run of the keys the batch will search: key -> [record ids]."""
     postings = defaultdict(list)
     if not run.stored_before:
         return postings
-    wanted = {key for keys in retrieval for key in keys}
     for chunk in _chunks(sorted(wanted)):
         rows = BlockingKey.objects.filter(
             entity=entity, key__in=chunk, source_record_id__lte=run.base_id
@@ -361,8 +360,8 @@ def _ingest_fresh(entity: str, fresh: list, settings: MatchSettings, run: RunKey
         blocking.retrieval_keys(keys, counts)
         for keys, counts in zip((keys for _, _, _, keys in prepared), counts_of, strict=True)
     ]
-    postings = _existing_postings(entity, retrieval, run)
     wanted = {key for keys in retrieval for key in keys}
+    postings = _existing_postings(entity, wanted, run)
     run_spans, run_ids = run.spans_of(list(wanted))
 
     # 1. Candidates: each record meets the stored records and the batch's earlier records
