@@ -9,6 +9,7 @@ from mdm.models import (
     Customer,
     Entity,
     GoldenStatus,
+    PendingSurvivorship,
     Product,
     ReviewStatus,
     ReviewTask,
@@ -28,6 +29,11 @@ def hub_status() -> dict:
         golden[label] = {
             "active": counts.get(GoldenStatus.ACTIVE, 0),
             "merged_away": counts.get(GoldenStatus.MERGED, 0),
+            # Gained records in an import that is running or was cut off (see the model).
+            "pending_survivorship": PendingSurvivorship.objects.filter(entity=model.ENTITY)
+            .values("golden_id")
+            .distinct()
+            .count(),
         }
     crossrefs = {
         f"{system}/{entity}": count

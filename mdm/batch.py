@@ -49,6 +49,7 @@ from mdm.models import (
     HistoryAction,
     HistoryEntry,
     MatchSettings,
+    PendingSurvivorship,
     Provenance,
     ReviewStatus,
     ReviewTask,
@@ -96,11 +97,15 @@ def bulk_ingest(
     items: list[BatchItem],
     settings: MatchSettings | None = None,
     run: RunKeys | None = None,
+    pending: set | None = None,
 ):
     """Ingest many records; returns a Counter of IngestAction values.
 
     An import of many chunks passes the same `run` to every call: it remembers the keys of
     the records written so far, so later chunks find them without asking the database.
+    With a `pending` set (the same for every chunk), the survivorship of golden records of
+    earlier chunks that gain records is left for `finish_survivorship`: they are added to the
+    set and recorded in `PendingSurvivorship`. Without it, it runs in the chunk.
     """
     settings = settings or MatchSettings.for_entity(entity)
     run = run or RunKeys(entity)
@@ -124,8 +129,10 @@ def bulk_ingest(
             fresh.append((item, digest))
     if fresh:
         with collector_paused(), transaction.atomic():
-            counted, written, mark = _ingest_fresh(entity, fresh, settings, run)
+            counted, written, mark, due = _ingest_fresh(entity, fresh, settings, run, pending)
         run.add(written)  # committed: later chunks may find these records
+        if pending is not None:
+            pending.update(due)  # committed too: their rows are in `PendingSurvivorship`
         run.mark(mark)
         outcomes.update(counted)
         if run.population >= 2 * run.analyzed:
@@ -176,6 +183,28 @@ def refresh_statistics(entity: str, *, vacuum: bool = False) -> None:
         # entity alone, every row, instead of by golden id: 158 ms instead of 6 ms a query.
         table = quote(Provenance._meta.db_table)
         cursor.execute(f"ANALYZE {table} ({quote('entity')}, {quote('golden_id')})")
+
+
+def finish_survivorship(entity: str, progress=None, *, slice_size: int = 10_000) -> int:
+    """Recompute the golden records `PendingSurvivorship` names for `entity` (left there by a
+    batch import, or by one cut off), in transactions of `slice_size`, with `progress(done,
+    total)` after each; then remove the rows it read. Returns how many it recomputed.
+
+    Cut off half-way, it leaves every row for the next call, which recomputes them all again
+    (the same values). Rows named while it runs (another import) stay for that import."""
+    model = golden_model(entity)
+    rows = PendingSurvivorship.objects.filter(entity=entity)
+    last = rows.order_by("-pk").values_list("pk", flat=True).first()
+    if last is None:
+        return 0
+    due = sorted(set(rows.filter(pk__lte=last).values_list("golden_id", flat=True)), key=str)
+    for start in range(0, len(due), slice_size):
+        with transaction.atomic():
+            apply_survivorship_many(model, due[start : start + slice_size], reason="batch import")
+        if progress:
+            progress(min(start + slice_size, len(due)), len(due))
+    rows.filter(pk__lte=last).delete()
+    return len(due)
 
 
 def _known_fingerprints(entity: str, items: list[BatchItem]) -> dict:
@@ -332,8 +361,14 @@ def _key_counts(entity: str, prepared: list, run: RunKeys) -> list[dict[str, int
     return counts_of
 
 
-def _ingest_fresh(entity: str, fresh: list, settings: MatchSettings, run: RunKeys) -> tuple:
-    """Match and write new records; returns (outcomes, [(record id, keys)], newest key row id)."""
+def _ingest_fresh(
+    entity: str, fresh: list, settings: MatchSettings, run: RunKeys, pending: set | None
+) -> tuple:
+    """Match and write new records; returns (outcomes, [(record id, keys)], newest key row id,
+    golden ids newly due for survivorship). With `pending`, golden records of earlier chunks
+    that gained records are recorded as due (see `bulk_ingest`) instead of recomputed; the
+    caller adds them to the set once the chunk has committed, so that it never names a record
+    whose row was rolled back."""
     model = golden_model(entity)
     golden_field = "customer" if entity == Entity.CUSTOMER else "product"
     comparisons, weights = comparisons_for(entity), weights_for(settings)
@@ -568,7 +603,12 @@ def _ingest_fresh(entity: str, fresh: list, settings: MatchSettings, run: RunKey
     _write_new_goldens(model, entity, live_new, records, meanwhile=write_records)
     mark = RunKeys.current_mark()  # the keys are in: any later ones are someone else's
     _write_reviews(entity, reviews, find)
-    apply_survivorship_many(model, existing_touched - live_new, reason="batch import")
+    due: set = set()
+    if pending is None:
+        apply_survivorship_many(model, existing_touched - live_new, reason="batch import")
+    else:
+        due = existing_touched - live_new - pending
+        insert_rows(PendingSurvivorship, [{"entity": entity, "golden_id": g} for g in due])
     for survivor, merged, probability in deferred:
         survivor_row, merged_row = (
             model.objects.get(pk=survivor).survivor(),
@@ -579,7 +619,7 @@ def _ingest_fresh(entity: str, fresh: list, settings: MatchSettings, run: RunKey
                 survivor_row, merged_row, reason="automatic match (batch)", probability=probability
             )
     written = [(record.id, keys) for record, (_, _, _, keys) in zip(records, prepared, strict=True)]
-    return outcomes, written, mark
+    return outcomes, written, mark, due
 
 
 def _survive_group(index: int) -> tuple[dict, dict]:

@@ -8,7 +8,7 @@ from mdm.models.configuration import (
     SurvivorshipRuleKind,
 )
 from mdm.models.customer import Customer
-from mdm.models.history import HistoryAction, HistoryEntry, Provenance
+from mdm.models.history import HistoryAction, HistoryEntry, PendingSurvivorship, Provenance
 from mdm.models.product import Product
 from mdm.models.source import BlockingKey, BlockingLock, SourceRecord
 from mdm.models.stewardship import (
@@ -33,6 +33,7 @@ __all__ = [
     "MatchSettings",
     "Merge",
     "PairDecision",
+    "PendingSurvivorship",
     "Product",
     "Provenance",
     "ReviewStatus",

@@ -69,3 +69,25 @@ class HistoryEntry(models.Model):
     @property
     def who(self) -> str:
         return self.actor.get_username() if self.actor_id else "system"
+
+
+class PendingSurvivorship(models.Model):
+    """A golden record that gained source records in a batch import whose survivorship is
+    left for the end of the import (`mdm.batch.finish_survivorship`).
+
+    A record of a million-row load gains records in several chunks; worked out once at the
+    end instead of after each chunk, its values are computed once. The row is written in the
+    same transaction as the records it gained, so an import cut off in between leaves it
+    behind, and the next import finishes it first. Until then the golden record shows the
+    values it had before the import.
+    """
+
+    entity = models.CharField(max_length=10, choices=Entity.choices)
+    golden_id = models.UUIDField()
+
+    class Meta:
+        verbose_name_plural = "pending survivorship"
+        indexes = [models.Index(fields=["entity", "golden_id"], name="mdm_pending_golden")]
+
+    def __str__(self) -> str:
+        return f"survivorship due for {self.golden_id}"

@@ -33,3 +33,22 @@ def test_status_counts_what_a_pull_brought_in(kashflow_sandbox):
     call_command("hub_status", stdout=text)
     assert "Golden customers:" in text.getvalue()
     assert "breaker open, last error: boom" in text.getvalue()
+
+
+def test_status_names_golden_records_whose_survivorship_an_import_left_pending():
+    import uuid
+
+    from mdm.models import PendingSurvivorship
+
+    golden = uuid.uuid4()
+    for _ in range(2):  # named by two chunks: one record
+        PendingSurvivorship.objects.create(entity="customer", golden_id=golden)
+    out = io.StringIO()
+    call_command("hub_status", json=True, stdout=out)
+    golden_counts = json.loads(out.getvalue())["golden"]
+    assert golden_counts["customers"]["pending_survivorship"] == 1
+    assert golden_counts["products"]["pending_survivorship"] == 0
+    text = io.StringIO()
+    call_command("hub_status", stdout=text)
+    assert "1 of them keep their values" in text.getvalue()
+    assert "import_records --entity customer` works them out first" in text.getvalue()

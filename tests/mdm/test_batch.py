@@ -365,3 +365,83 @@ def test_an_existing_golden_record_a_bulk_load_adds_to_keeps_pins_rules_and_hist
     entry = HistoryEntry.objects.get(golden_id=golden.pk, reason="batch import")
     assert sorted(entry.changes["phones"][1]) == ["+441134960000", "+441134960001"]
     assert set(entry.changes) == {"phones", "emails"}
+
+
+def _golden_values() -> dict[frozenset, tuple]:
+    """Each golden record's values and provenance, by the source records it holds."""
+    from mdm.models import Provenance
+
+    members: dict = {}
+    for system, external_id, golden in SourceRecord.objects.values_list(
+        "system", "external_id", "customer_id"
+    ):
+        members.setdefault(golden, set()).add((system, external_id))
+    names = {
+        record.id: (record.system, record.external_id) for record in SourceRecord.objects.all()
+    }
+    provenance = {row.golden_id: row.attributes for row in Provenance.objects.all()}
+    result = {}
+    for golden in Customer.objects.filter(status="active"):
+        sources = {
+            name: names.get(entry.get("source_record_id"))
+            for name, entry in provenance[golden.id].items()
+        }
+        result[frozenset(members[golden.id])] = (golden.values(), sources)
+    return result
+
+
+def test_a_load_in_chunks_works_out_each_golden_record_once_with_the_values_of_each_chunk(
+    generated, monkeypatch
+):
+    from mdm import batch
+    from mdm.management.commands import import_records
+    from mdm.models import PendingSurvivorship
+
+    _load(generated)
+    # The same chunks, each golden record's survivorship worked out after every chunk that
+    # gave it records (no pending set: as before it was left for the end of the load).
+    with monkeypatch.context() as patched:
+        patched.setattr(
+            import_records, "bulk_ingest",
+            lambda entity, items, settings, run, pending: batch.bulk_ingest(
+                entity, items, settings, run
+            ),
+        )  # fmt: skip
+        _reload_keeping_weights(lambda: _load(generated, "--chunk", "20"))
+    each_chunk = _golden_values()
+    worked_out: list = []
+    real = batch.apply_survivorship_many
+
+    def counted(model, golden_ids, **kwargs):
+        worked_out.extend(golden_ids)
+        return real(model, golden_ids, **kwargs)
+
+    monkeypatch.setattr(batch, "apply_survivorship_many", counted)
+    _reload_keeping_weights(lambda: _load(generated, "--chunk", "20"))
+    assert _golden_values() == each_chunk
+    assert worked_out and len(worked_out) == len(set(worked_out))  # once each, at the end
+    assert not PendingSurvivorship.objects.exists()
+
+
+def test_finishing_survivorship_leaves_the_records_another_import_names_meanwhile(
+    generated, monkeypatch
+):
+    from mdm import batch
+    from mdm.models import PendingSurvivorship
+
+    _load(generated)
+    first, second = Customer.objects.values_list("pk", flat=True)[:2]
+    Customer.objects.filter(pk=first).update(last_name="Stale")
+    PendingSurvivorship.objects.create(entity="customer", golden_id=first)
+    real = batch.apply_survivorship_many
+
+    def meanwhile(model, golden_ids, **kwargs):
+        PendingSurvivorship.objects.create(entity="customer", golden_id=second)
+        return real(model, golden_ids, **kwargs)
+
+    monkeypatch.setattr(batch, "apply_survivorship_many", meanwhile)
+    done = []
+    assert batch.finish_survivorship("customer", lambda *counts: done.append(counts)) == 1
+    assert done == [(1, 1)]
+    assert Customer.objects.get(pk=first).last_name != "Stale"
+    assert list(PendingSurvivorship.objects.values_list("golden_id", flat=True)) == [second]

@@ -243,3 +243,19 @@ def test_a_load_in_chunks_refreshes_planner_statistics_each_time_the_records_dou
                  stdout=StringIO(), stderr=StringIO())  # fmt: skip
     assert SourceRecord.objects.count() == 9
     assert populations == [1, 2, 4, 8]  # after the chunks that doubled the records
+
+
+def test_an_import_finishes_the_golden_records_a_cut_off_load_left_pending(tmp_path):
+    from mdm.models import PendingSurvivorship
+
+    _import(tmp_path, HEADER + ROWS)
+    golden = Customer.objects.get(company_name="")
+    # A load cut off after a chunk gave this record new source records, before the end.
+    Customer.objects.filter(pk=golden.pk).update(billing_city="Stale")
+    PendingSurvivorship.objects.create(entity="customer", golden_id=golden.pk)
+    out, err = _import(tmp_path, HEADER + ROWS)  # the same file: no row changes
+    golden.refresh_from_db()
+    assert golden.billing_city == "London"
+    assert not PendingSurvivorship.objects.exists()
+    assert "Updated 1 golden record(s) that gained records" in out
+    assert "1/1 golden records" in err

@@ -25,6 +25,13 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"Golden {label}: {counts['active']} active, {counts['merged_away']} merged away"
             )
+            if counts["pending_survivorship"]:
+                entity = label.removesuffix("s")
+                self.stdout.write(
+                    f"  {counts['pending_survivorship']} of them keep their values from before "
+                    f"an import that is running or was cut off; the next `manage.py "
+                    f"import_records --entity {entity}` works them out first"
+                )
         crossrefs = ", ".join(f"{key} {n}" for key, n in status["cross_references"].items())
         self.stdout.write(f"Cross-references: {crossrefs or 'none'}")
         self.stdout.write(f"Open review tasks: {status['open_review_tasks']}")

@@ -4,6 +4,9 @@ Idempotent: a row whose attributes are unchanged is a no-op, so running the same
 changes nothing. A bad row is reported with its line number and reason and the rest continues.
 Before a large first load (no weights estimated yet) the match weights are estimated from the
 file itself, so the very first import already matches with weights fitted to its data.
+A golden record that gains records in a later chunk keeps its values until the end of the
+load, where each such record is worked out once; a load cut off before then leaves them to
+the next import, which finishes them first (`PendingSurvivorship`).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from connectors.canonical import Address, Customer, Product
-from mdm.batch import BatchItem, bulk_ingest, refresh_statistics
+from mdm.batch import BatchItem, bulk_ingest, finish_survivorship, refresh_statistics
 from mdm.bulkwrite import queries_unlogged
 from mdm.ingest import ingest_record
 from mdm.keyindex import (
@@ -33,7 +36,7 @@ from mdm.keyindex import (
 )
 from mdm.matching.estimate import MAX_PROFILES, estimate_weights, store_weights
 from mdm.matching.matcher import profile_and_keys
-from mdm.models import Entity, MatchSettings
+from mdm.models import Entity, MatchSettings, PendingSurvivorship
 from mdm.parallel import ahead, collector_paused, fork_map, shared
 from mdm.records import customer_attributes, fingerprint, product_attributes
 
@@ -169,6 +172,7 @@ class Command(BaseCommand):
         outcomes: Counter = Counter()
         started = time.monotonic()
         self.run = RunKeys(entity)  # the keys this import writes, kept for its later chunks
+        self.pending: set = set()  # golden records whose survivorship waits for the end
         done = rows_seen = 0
         if build_postings_index(check=True):
             self.stdout.write("Rebuilt the blocking-key index an earlier import left unbuilt.")
@@ -198,6 +202,7 @@ class Command(BaseCommand):
                 self.stderr.write(
                     f"Built the blocking-key index in {time.monotonic() - began:.1f}s."
                 )
+        self._finish_survivorship()
         if outcomes:
             refresh_statistics(entity, vacuum=True)  # PostgreSQL: plan lookups on fresh numbers
         for line, reason in sorted(errors):
@@ -342,7 +347,9 @@ class Command(BaseCommand):
 
     def _bulk(self, items, settings, outcomes, errors) -> None:
         try:
-            counted = bulk_ingest(self.entity, [item for _, item in items], settings, self.run)
+            counted = bulk_ingest(
+                self.entity, [item for _, item in items], settings, self.run, self.pending
+            )
             outcomes.update({action.value: count for action, count in counted.items()})
         except Exception as exc:
             # One bad record must not sink the chunk: go record by record to find it.
@@ -352,6 +359,24 @@ class Command(BaseCommand):
             )
             self._per_record(items, settings, outcomes, errors)  # the next chunk catches up
 
+    def _finish_survivorship(self) -> None:
+        """The survivorship of the golden records that gained records in more than one chunk
+        of this import (or of one cut off before it got here), once for each."""
+        if not PendingSurvivorship.objects.filter(entity=self.entity).exists():
+            return
+        began = time.monotonic()
+        self.stderr.write("Updating the golden records that gained records during the load...")
+
+        def progress(done: int, total: int) -> None:
+            self._bar(done, total, began, "golden records")
+
+        with collector_paused():  # as in the chunks: the heap of a large load is big
+            count = finish_survivorship(self.entity, progress)
+        self.stdout.write(
+            f"Updated {count} golden record(s) that gained records "
+            f"in {time.monotonic() - began:.1f}s."
+        )
+
     def _open(self, file: str):
         try:
             return open(file, newline="", encoding="utf-8-sig")
@@ -359,11 +384,14 @@ class Command(BaseCommand):
             raise CommandError(f"cannot read {file}: {exc}") from exc
 
     def _progress(self, done: int, total: int, started: float) -> None:
+        self._bar(done, total, started, "rows")
+
+    def _bar(self, done: int, total: int, started: float, what: str) -> None:
         width = 30
         filled = int(width * done / max(total, 1))
         rate = done / max(time.monotonic() - started, 1e-9)
         bar = "#" * filled + "-" * (width - filled)
-        self.stderr.write(f"[{bar}] {done}/{total} rows, {rate:.0f} rows/s")
+        self.stderr.write(f"[{bar}] {done}/{total} {what}, {rate:.0f} {what}/s")
 
 
 def _fields(item: BatchItem) -> tuple:
