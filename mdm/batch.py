@@ -59,10 +59,14 @@ from mdm.models import (
 from mdm.parallel import collector_paused, fork_map, shared
 from mdm.records import aware_utc, fingerprint
 from mdm.survivorship import (
+    SurvivorshipInputs,
     apply_survivorship_many,
     provenance_map,
     survive,
+    survivorship_inputs,
+    survivorship_outcome,
     survivorship_overrides,
+    write_survivorship,
 )
 
 
@@ -185,11 +189,13 @@ def refresh_statistics(entity: str, *, vacuum: bool = False) -> None:
         cursor.execute(f"ANALYZE {table} ({quote('entity')}, {quote('golden_id')})")
 
 
-def finish_survivorship(entity: str, progress=None, *, slice_size: int = 10_000) -> int:
+def finish_survivorship(entity: str, progress=None, *, slice_size: int = 5_000) -> int:
     """Recompute the golden records `PendingSurvivorship` names for `entity` (left there by a
-    batch import, or by one cut off), in transactions of `slice_size`, with `progress(done,
-    total)` after each; then remove the rows it read. Returns how many it recomputed.
+    batch import, or by one cut off), with `progress(done, total)` as they are written; then
+    remove the rows it read. Returns how many it recomputed.
 
+    A pipeline of slices of `slice_size`: a forked worker works out one slice's values while
+    this process writes the slice before it (a transaction each) and reads the one after.
     Cut off half-way, it leaves every row for the next call, which recomputes them all again
     (the same values). Rows named while it runs (another import) stay for that import."""
     model = golden_model(entity)
@@ -198,13 +204,55 @@ def finish_survivorship(entity: str, progress=None, *, slice_size: int = 10_000)
     if last is None:
         return 0
     due = sorted(set(rows.filter(pk__lte=last).values_list("golden_id", flat=True)), key=str)
-    for start in range(0, len(due), slice_size):
+    overrides = survivorship_overrides(entity)
+    slices = [due[start : start + slice_size] for start in range(0, len(due), slice_size)]
+    state = {"read": _survivorship_inputs(model, slices[0]), "done": 0}
+
+    def write(inputs, outcomes, asked: int) -> None:
         with transaction.atomic():
-            apply_survivorship_many(model, due[start : start + slice_size], reason="batch import")
+            write_survivorship(model, inputs, outcomes, reason="batch import")
+        state["done"] += asked  # tombstones among them have nothing to write
         if progress:
-            progress(min(start + slice_size, len(due)), len(due))
+            progress(state["done"], len(due))
+
+    written = None
+    for current, following in zip(slices, [*slices[1:], None], strict=True):
+        inputs = state["read"]
+
+        def meanwhile(previous=written, following=following) -> None:
+            if previous is not None:
+                write(*previous)
+            state["read"] = following and _survivorship_inputs(model, following)
+
+        outcomes = fork_map(
+            _survivorship_outcome,
+            range(len(inputs.goldens)),
+            data={"inputs": inputs, "overrides": overrides},
+            meanwhile=meanwhile,
+        )
+        written = (inputs, outcomes, len(current))
+    write(*written)
     rows.filter(pk__lte=last).delete()
     return len(due)
+
+
+def _survivorship_inputs(model, golden_ids: list) -> SurvivorshipInputs:
+    """`survivorship_inputs` of any number of golden records, 500 a query."""
+    parts = [
+        survivorship_inputs(model, golden_ids[start : start + 500])
+        for start in range(0, len(golden_ids), 500)
+    ]
+    return SurvivorshipInputs(
+        [golden for part in parts for golden in part.goldens],
+        {key: value for part in parts for key, value in part.members.items()},
+        {key: value for part in parts for key, value in part.provenance.items()},
+    )
+
+
+def _survivorship_outcome(index: int) -> tuple:
+    data = shared()
+    inputs = data["inputs"]
+    return survivorship_outcome(inputs.goldens[index], inputs, data["overrides"])
 
 
 def _known_fingerprints(entity: str, items: list[BatchItem]) -> dict:

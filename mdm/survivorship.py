@@ -280,64 +280,104 @@ def apply_survivorship_many(model, golden_ids, *, actor=None, reason: str = "") 
     import's path for golden records that gained source records, and the admin's "Recompute"
     over a whole list after a rule changed. Returns how many changed.
     """
-    from mdm.bulkwrite import insert_rows, json_loads, json_text, update_rows
-
-    entity = model.ENTITY
-    golden_field = "customer_id" if entity == Entity.CUSTOMER else "product_id"
-    overrides = survivorship_overrides(entity)
+    overrides = survivorship_overrides(model.ENTITY)
     ids = sorted(golden_ids, key=str)
     changed_total = 0
     for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        goldens = [
-            golden for golden in model.objects.filter(pk__in=chunk) if not golden.is_tombstone
-        ]
-        members: dict = {}
-        rows = (
-            SourceRecord.objects.filter(**{f"{golden_field}__in": chunk})
-            .annotate(attributes_text=json_text("attributes"))
-            .values_list(
-                golden_field, "id", "system", "attributes_text", "source_modified_at", "updated_at"
-            )
-        )
-        for golden_id, record_id, system, attributes, modified, updated in rows:
-            members.setdefault(golden_id, []).append(
-                RecordValues(record_id, system, json_loads(attributes), modified, updated)
-            )
-        provenance = {
-            golden_id: (pk, json_loads(attributes))
-            for pk, golden_id, attributes in Provenance.objects.filter(
-                entity=entity, golden_id__in=chunk
-            )
-            .annotate(attributes_text=json_text("attributes"))
-            .values_list("pk", "golden_id", "attributes_text")
-        }
-        changed, fields, history, new_provenance, stale_provenance = [], set(), [], [], []
-        for golden in goldens:
-            survivors = survive(entity, members.get(golden.pk, []), golden.pinned, overrides)
-            changes = _apply(golden, survivors)
-            if changes:
-                changed.append(golden)
-                fields.update(changes)
-                history.append(
-                    {"entity": entity, "golden_id": golden.pk, "action": HistoryAction.UPDATED,
-                     "changes": changes, "actor_id": getattr(actor, "pk", None),
-                     "reason": reason[:255]}
-                )  # fmt: skip
-            wanted = provenance_map(survivors)
-            stored = provenance.get(golden.pk)
-            if stored is None:
-                new_provenance.append(
-                    {"entity": entity, "golden_id": golden.pk, "attributes": wanted}
-                )
-            elif stored[1] != wanted:
-                stale_provenance.append(Provenance(pk=stored[0], attributes=wanted))
-        update_rows(model, changed, [*sorted(fields), "updated_at"])
-        insert_rows(HistoryEntry, history)
-        insert_rows(Provenance, new_provenance)
-        update_rows(Provenance, stale_provenance, ["attributes", "updated_at"])
-        changed_total += len(changed)
+        inputs = survivorship_inputs(model, ids[start : start + 500])
+        outcomes = [survivorship_outcome(golden, inputs, overrides) for golden in inputs.goldens]
+        changed_total += write_survivorship(model, inputs, outcomes, actor=actor, reason=reason)
     return changed_total
+
+
+@dataclass
+class SurvivorshipInputs:
+    """What `survivorship_outcome` reads for some golden records (`survivorship_inputs`)."""
+
+    goldens: list  # the active ones among those asked for, as model instances
+    members: dict  # golden id -> [RecordValues]
+    provenance: dict  # golden id -> (provenance pk, stored attributes)
+
+
+def survivorship_inputs(model, golden_ids: list) -> SurvivorshipInputs:
+    """The golden records, their source records and stored provenance, in three queries (ask
+    for at most 500 ids at a time)."""
+    from mdm.bulkwrite import json_loads, json_text
+
+    entity = model.ENTITY
+    golden_field = "customer_id" if entity == Entity.CUSTOMER else "product_id"
+    goldens = [
+        golden for golden in model.objects.filter(pk__in=golden_ids) if not golden.is_tombstone
+    ]
+    members: dict = {}
+    rows = (
+        SourceRecord.objects.filter(**{f"{golden_field}__in": golden_ids})
+        .annotate(attributes_text=json_text("attributes"))
+        .values_list(
+            golden_field, "id", "system", "attributes_text", "source_modified_at", "updated_at"
+        )
+    )
+    for golden_id, record_id, system, attributes, modified, updated in rows:
+        members.setdefault(golden_id, []).append(
+            RecordValues(record_id, system, json_loads(attributes), modified, updated)
+        )
+    provenance = {
+        golden_id: (pk, json_loads(attributes))
+        for pk, golden_id, attributes in Provenance.objects.filter(
+            entity=entity, golden_id__in=golden_ids
+        )
+        .annotate(attributes_text=json_text("attributes"))
+        .values_list("pk", "golden_id", "attributes_text")
+    }
+    return SurvivorshipInputs(goldens, members, provenance)
+
+
+def survivorship_outcome(golden, inputs: SurvivorshipInputs, overrides: dict) -> tuple:
+    """(changes, the new values of the changed attributes, the provenance to store or None
+    if the stored one is right) of one golden record; needs no database. `golden` is changed
+    too, which a forked worker may do to its own copy."""
+    survivors = survive(golden.ENTITY, inputs.members.get(golden.pk, []), golden.pinned, overrides)
+    changes = _apply(golden, survivors)
+    wanted = provenance_map(survivors)
+    stored = inputs.provenance.get(golden.pk)
+    provenance = None if stored is not None and stored[1] == wanted else wanted
+    return changes, {name: getattr(golden, name) for name in changes}, provenance
+
+
+def write_survivorship(
+    model, inputs: SurvivorshipInputs, outcomes: list, *, actor=None, reason: str = ""
+) -> int:
+    """Write the `survivorship_outcome` of each of `inputs.goldens`: values, history and
+    provenance. Returns how many golden records changed."""
+    from mdm.bulkwrite import insert_rows, update_rows
+
+    entity = model.ENTITY
+    changed, fields, history, new_provenance, stale_provenance = [], set(), [], [], []
+    for golden, (changes, values, provenance) in zip(inputs.goldens, outcomes, strict=True):
+        if changes:
+            for name, value in values.items():
+                setattr(golden, name, value)
+            changed.append(golden)
+            fields.update(changes)
+            history.append(
+                {"entity": entity, "golden_id": golden.pk, "action": HistoryAction.UPDATED,
+                 "changes": changes, "actor_id": getattr(actor, "pk", None),
+                 "reason": reason[:255]}
+            )  # fmt: skip
+        if provenance is None:
+            continue
+        stored = inputs.provenance.get(golden.pk)
+        if stored is None:
+            new_provenance.append(
+                {"entity": entity, "golden_id": golden.pk, "attributes": provenance}
+            )
+        else:
+            stale_provenance.append(Provenance(pk=stored[0], attributes=provenance))
+    update_rows(model, changed, [*sorted(fields), "updated_at"])
+    insert_rows(HistoryEntry, history)
+    insert_rows(Provenance, new_provenance)
+    update_rows(Provenance, stale_provenance, ["attributes", "updated_at"])
+    return len(changed)
 
 
 def survivorship_overrides(entity: str) -> dict[str, SurvivorshipRule]:

@@ -391,9 +391,9 @@ def _golden_values() -> dict[frozenset, tuple]:
 
 
 def test_a_load_in_chunks_works_out_each_golden_record_once_with_the_values_of_each_chunk(
-    generated, monkeypatch
+    generated, monkeypatch, settings
 ):
-    from mdm import batch
+    from mdm import batch, parallel
     from mdm.management.commands import import_records
     from mdm.models import PendingSurvivorship
 
@@ -410,16 +410,28 @@ def test_a_load_in_chunks_works_out_each_golden_record_once_with_the_values_of_e
         _reload_keeping_weights(lambda: _load(generated, "--chunk", "20"))
     each_chunk = _golden_values()
     worked_out: list = []
-    real = batch.apply_survivorship_many
+    real_many, real_write = batch.apply_survivorship_many, batch.write_survivorship
 
-    def counted(model, golden_ids, **kwargs):
+    def many(model, golden_ids, **kwargs):
         worked_out.extend(golden_ids)
-        return real(model, golden_ids, **kwargs)
+        return real_many(model, golden_ids, **kwargs)
 
-    monkeypatch.setattr(batch, "apply_survivorship_many", counted)
+    def write(model, inputs, outcomes, **kwargs):
+        worked_out.extend(golden.pk for golden in inputs.goldens)
+        return real_write(model, inputs, outcomes, **kwargs)
+
+    monkeypatch.setattr(batch, "apply_survivorship_many", many)
+    monkeypatch.setattr(batch, "write_survivorship", write)
+    # The end pass in slices of 7, each worked out in a forked worker.
+    settings.MDM_WORKERS = 2
+    monkeypatch.setattr(parallel, "MINIMUM_ITEMS", 1)
+    monkeypatch.setattr(
+        import_records, "finish_survivorship",
+        lambda entity, progress: batch.finish_survivorship(entity, progress, slice_size=7),
+    )  # fmt: skip
     _reload_keeping_weights(lambda: _load(generated, "--chunk", "20"))
     assert _golden_values() == each_chunk
-    assert worked_out and len(worked_out) == len(set(worked_out))  # once each, at the end
+    assert len(worked_out) > 14 and len(worked_out) == len(set(worked_out))  # once each
     assert not PendingSurvivorship.objects.exists()
 
 
@@ -433,13 +445,13 @@ def test_finishing_survivorship_leaves_the_records_another_import_names_meanwhil
     first, second = Customer.objects.values_list("pk", flat=True)[:2]
     Customer.objects.filter(pk=first).update(last_name="Stale")
     PendingSurvivorship.objects.create(entity="customer", golden_id=first)
-    real = batch.apply_survivorship_many
+    real = batch.write_survivorship
 
-    def meanwhile(model, golden_ids, **kwargs):
+    def meanwhile(*args, **kwargs):
         PendingSurvivorship.objects.create(entity="customer", golden_id=second)
-        return real(model, golden_ids, **kwargs)
+        return real(*args, **kwargs)
 
-    monkeypatch.setattr(batch, "apply_survivorship_many", meanwhile)
+    monkeypatch.setattr(batch, "write_survivorship", meanwhile)
     done = []
     assert batch.finish_survivorship("customer", lambda *counts: done.append(counts)) == 1
     assert done == [(1, 1)]
