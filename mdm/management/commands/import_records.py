@@ -360,8 +360,9 @@ class Command(BaseCommand):
             self._per_record(items, settings, outcomes, errors)  # the next chunk catches up
 
     def _finish_survivorship(self) -> None:
-        """The survivorship of the golden records that gained records in more than one chunk
-        of this import (or of one cut off before it got here), once for each."""
+        """The survivorship of the golden records that gained records in a chunk after the
+        one that created them, or before this import began (and of those an import cut off
+        before it got here left), once for each."""
         if not PendingSurvivorship.objects.filter(entity=self.entity).exists():
             return
         began = time.monotonic()
