@@ -59,7 +59,6 @@ from mdm.models import (
 from mdm.parallel import collector_paused, fork_map, shared
 from mdm.records import aware_utc, fingerprint
 from mdm.survivorship import (
-    SurvivorshipInputs,
     apply_survivorship_many,
     provenance_map,
     survive,
@@ -206,7 +205,7 @@ def finish_survivorship(entity: str, progress=None, *, slice_size: int = 5_000) 
     due = sorted(set(rows.filter(pk__lte=last).values_list("golden_id", flat=True)), key=str)
     overrides = survivorship_overrides(entity)
     slices = [due[start : start + slice_size] for start in range(0, len(due), slice_size)]
-    state = {"read": _survivorship_inputs(model, slices[0]), "done": 0}
+    state = {"read": survivorship_inputs(model, slices[0]), "done": 0}
 
     def write(inputs, outcomes, asked: int) -> None:
         with transaction.atomic():
@@ -222,7 +221,7 @@ def finish_survivorship(entity: str, progress=None, *, slice_size: int = 5_000) 
         def meanwhile(previous=written, following=following) -> None:
             if previous is not None:
                 write(*previous)
-            state["read"] = following and _survivorship_inputs(model, following)
+            state["read"] = following and survivorship_inputs(model, following)
 
         outcomes = fork_map(
             _survivorship_outcome,
@@ -234,19 +233,6 @@ def finish_survivorship(entity: str, progress=None, *, slice_size: int = 5_000) 
     write(*written)
     rows.filter(pk__lte=last).delete()
     return len(due)
-
-
-def _survivorship_inputs(model, golden_ids: list) -> SurvivorshipInputs:
-    """`survivorship_inputs` of any number of golden records, 500 a query."""
-    parts = [
-        survivorship_inputs(model, golden_ids[start : start + 500])
-        for start in range(0, len(golden_ids), 500)
-    ]
-    return SurvivorshipInputs(
-        [golden for part in parts for golden in part.goldens],
-        {key: value for part in parts for key, value in part.members.items()},
-        {key: value for part in parts for key, value in part.provenance.items()},
-    )
 
 
 def _survivorship_outcome(index: int) -> tuple:

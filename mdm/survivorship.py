@@ -300,35 +300,37 @@ class SurvivorshipInputs:
 
 
 def survivorship_inputs(model, golden_ids: list) -> SurvivorshipInputs:
-    """The golden records, their source records and stored provenance, in three queries (ask
-    for at most 500 ids at a time)."""
+    """The golden records, their source records and stored provenance: three queries per 500
+    ids."""
     from mdm.bulkwrite import json_loads, json_text
 
     entity = model.ENTITY
     golden_field = "customer_id" if entity == Entity.CUSTOMER else "product_id"
-    goldens = [
-        golden for golden in model.objects.filter(pk__in=golden_ids) if not golden.is_tombstone
-    ]
-    members: dict = {}
-    rows = (
-        SourceRecord.objects.filter(**{f"{golden_field}__in": golden_ids})
-        .annotate(attributes_text=json_text("attributes"))
-        .values_list(
-            golden_field, "id", "system", "attributes_text", "source_modified_at", "updated_at"
+    goldens, members, provenance = [], {}, {}
+    for start in range(0, len(golden_ids), 500):
+        some = golden_ids[start : start + 500]
+        goldens += [
+            golden for golden in model.objects.filter(pk__in=some) if not golden.is_tombstone
+        ]
+        rows = (
+            SourceRecord.objects.filter(**{f"{golden_field}__in": some})
+            .annotate(attributes_text=json_text("attributes"))
+            .values_list(
+                golden_field, "id", "system", "attributes_text", "source_modified_at", "updated_at"
+            )
         )
-    )
-    for golden_id, record_id, system, attributes, modified, updated in rows:
-        members.setdefault(golden_id, []).append(
-            RecordValues(record_id, system, json_loads(attributes), modified, updated)
+        for golden_id, record_id, system, attributes, modified, updated in rows:
+            members.setdefault(golden_id, []).append(
+                RecordValues(record_id, system, json_loads(attributes), modified, updated)
+            )
+        provenance.update(
+            (golden_id, (pk, json_loads(attributes)))
+            for pk, golden_id, attributes in Provenance.objects.filter(
+                entity=entity, golden_id__in=some
+            )
+            .annotate(attributes_text=json_text("attributes"))
+            .values_list("pk", "golden_id", "attributes_text")
         )
-    provenance = {
-        golden_id: (pk, json_loads(attributes))
-        for pk, golden_id, attributes in Provenance.objects.filter(
-            entity=entity, golden_id__in=golden_ids
-        )
-        .annotate(attributes_text=json_text("attributes"))
-        .values_list("pk", "golden_id", "attributes_text")
-    }
     return SurvivorshipInputs(goldens, members, provenance)
 
 

@@ -80,12 +80,12 @@ def key_counts(entity: str, keys: list[str], upto_record: int | None = None) -> 
 
     Counting a key reads every posting of it in the index: the term frequency of a common first
     or last name, or a long street in a town (`st`), has thousands among a million customers
-    (up to 89,325), and the four or five such keys of a record were
-    most of a real-time match (on PostgreSQL at 1,000,000 records: p95 24.8 ms for them, 2.3 ms
-    for all the others). So the counts of keys held by more than MAX_POSTINGS records are kept
-    for a minute per process, like the population. They are never retrieval keys, and as term
-    frequencies a minute's new records change them by a fraction of a percent. Counts up to an
-    id (the batch import's) are always read.
+    (up to 89,325), and the four or five such keys of a record were most of a real-time match
+    (on PostgreSQL at 1,000,000 records: p95 24.8 ms for them, 2.3 ms for all the others). So
+    the counts of keys held by more than MAX_POSTINGS records are kept for a minute per
+    process, like the population. They are never retrieval keys, and as term frequencies a
+    minute's new records change them by a fraction of a percent. Counts up to an id (the batch
+    import's) are always read.
     """
     if not keys:
         return {}

@@ -371,14 +371,12 @@ def _golden_values() -> dict[frozenset, tuple]:
     """Each golden record's values and provenance, by the source records it holds."""
     from mdm.models import Provenance
 
-    members: dict = {}
-    for system, external_id, golden in SourceRecord.objects.values_list(
-        "system", "external_id", "customer_id"
+    members, names = {}, {}
+    for pk, system, external_id, golden in SourceRecord.objects.values_list(
+        "pk", "system", "external_id", "customer_id"
     ):
         members.setdefault(golden, set()).add((system, external_id))
-    names = {
-        record.id: (record.system, record.external_id) for record in SourceRecord.objects.all()
-    }
+        names[pk] = (system, external_id)
     provenance = {row.golden_id: row.attributes for row in Provenance.objects.all()}
     result = {}
     for golden in Customer.objects.filter(status="active"):
