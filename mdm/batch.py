@@ -20,7 +20,7 @@ import numpy as np
 from django.db import connection, transaction
 from django.utils import timezone
 
-from mdm.bulkwrite import insert_rows, json_loads, reserve_ids
+from mdm.bulkwrite import id_filter, insert_rows, json_loads, reserve_ids
 from mdm.ingest import IngestAction, ingest_record
 from mdm.keyindex import (
     RunKeys,
@@ -366,11 +366,11 @@ def _stored_records(candidates: list[list[int]], golden_field: str) -> dict[int,
     native = connection.features.has_native_uuid_field
     with connection.cursor() as cursor:
         for chunk in _chunks(wanted, 1000):
-            places = ", ".join(["%s"] * len(chunk))
+            condition, params = id_filter("id", chunk)
             cursor.execute(
                 f"SELECT {quote('id')}, CAST({quote('profile')} AS text), {quote(column)} "  # noqa: S608
-                f"FROM {quote(SourceRecord._meta.db_table)} WHERE {quote('id')} IN ({places})",
-                chunk,
+                f"FROM {quote(SourceRecord._meta.db_table)} WHERE {condition}",
+                params,
             )  # the names come from the model, the ids are parameters
             for record_id, profile, golden_id in cursor.fetchall():
                 if golden_id is not None and not native:

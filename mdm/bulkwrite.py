@@ -9,16 +9,18 @@ reserved up front, so callers know every new row's primary key without RETURNING
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import orjson
 from django.conf import settings
-from django.db import connection, models
+from django.db import connection, models, transaction
 from django.db.models.functions import Cast
 from django.utils import timezone
 
 BATCH_ROWS = 5000
+COPY_UPDATE_ROWS = 100  # from this many rows PostgreSQL updates through COPY
 
 
 def json_dumps(value) -> str:
@@ -53,6 +55,38 @@ def queries_unlogged() -> Iterator[None]:
 def json_text(field_name: str) -> Cast:
     """A JSON column read as its text, for `json_loads` (the ORM would decode it slowly)."""
     return Cast(field_name, output_field=models.TextField())
+
+
+def id_filter(column: str, ids: list) -> tuple[str, list]:
+    """`(sql, params)` of a WHERE condition "`column` is one of `ids`" for a plain cursor.
+
+    PostgreSQL takes the ids as one array parameter (`= ANY(%s)`): an IN list of 500
+    placeholders cost more on the client (building and adapting every parameter) than the
+    query did on the server. `column` must come from a model, never from input.
+    """
+    quote = connection.ops.quote_name
+    if connection.vendor == "postgresql":
+        return f"{quote(column)} = ANY(%s)", [list(ids)]
+    if not connection.features.has_native_uuid_field:
+        ids = [value.hex if isinstance(value, uuid.UUID) else value for value in ids]
+    return f"{quote(column)} IN ({', '.join(['%s'] * len(ids))})", list(ids)
+
+
+def read_converter(model: type[models.Model], field_name: str):
+    """A function turning what a plain cursor returns for this column into the value the ORM
+    would give (an aware datetime from SQLite's text, a UUID from its hex), or None where
+    the driver's value is already that."""
+    column = model._meta.get_field(field_name).get_col(model._meta.db_table)
+    converters = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
+    if not converters:
+        return None
+
+    def convert(value):
+        for function in converters:
+            value = function(value, column, connection)
+        return value
+
+    return convert
 
 
 def _converter(field: models.Field):
@@ -164,7 +198,10 @@ def write_rows(table: str, columns: list[str], rows, *, exact_json: bool = False
     names = ", ".join(quote(column) for column in columns)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            with cursor.cursor.copy(f"COPY {quote(table)} ({names}) FROM STDIN") as copy:
+            with (
+                connection.wrap_database_errors,
+                cursor.cursor.copy(f"COPY {quote(table)} ({names}) FROM STDIN") as copy,
+            ):
                 for row in rows:
                     copy.write_row(row)
             return
@@ -221,7 +258,42 @@ def update_rows(model: type[models.Model], objects: list, fields: list[str]) -> 
                 setattr(obj, field.attname, now)
             values.append(convert(getattr(obj, field.attname)))
         rows.append((*values, pk_convert(obj.pk)))
+    if connection.vendor == "postgresql" and len(rows) >= COPY_UPDATE_ROWS:
+        _update_through_copy(meta, [field.column for field in chosen], rows)
+        return len(rows)
     with connection.cursor() as cursor:
         for start in range(0, len(rows), BATCH_ROWS):
             cursor.executemany(sql, rows[start : start + BATCH_ROWS])
     return len(rows)
+
+
+def _update_through_copy(meta, columns: list[str], rows: list[tuple]) -> None:
+    """PostgreSQL: COPY the new values into a temporary table, then one `UPDATE ... FROM`.
+
+    Through executemany each row was its own statement, its parameters quoted into the SQL on
+    the client: 0.1 ms a row, most of an end-of-import survivorship's writes on PostgreSQL.
+    The temporary table is made, used and dropped inside one savepoint, so an error leaves
+    nothing behind.
+    """
+    quote = connection.ops.quote_name
+    table, key = quote(meta.db_table), quote(meta.pk.column)
+    temporary = quote(f"concord_update_{meta.db_table}")
+    names = ", ".join(quote(column) for column in [*columns, meta.pk.column])
+    assignments = ", ".join(f"{quote(column)} = new.{quote(column)}" for column in columns)
+    # Table and column names come from the model; every value travels through COPY.
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE {temporary} AS SELECT {names} FROM {table} WITH NO DATA"  # noqa: S608
+        )
+        with (
+            connection.wrap_database_errors,
+            cursor.cursor.copy(f"COPY {temporary} ({names}) FROM STDIN") as copy,
+        ):
+            for row in rows:
+                copy.write_row(row)
+        cursor.execute(f"ANALYZE {temporary}")  # else the planner may scan all of `table`
+        cursor.execute(
+            f"UPDATE {table} SET {assignments} FROM {temporary} AS new "  # noqa: S608
+            f"WHERE {table}.{key} = new.{key}"
+        )
+        cursor.execute(f"DROP TABLE {temporary}")

@@ -184,7 +184,18 @@ def test_ahead_stops_its_process_when_dropped_before_the_first_item(settings):
     assert not process.is_alive()
 
 
-def test_updated_rows_change_only_the_named_fields_and_stamp_updated_at():
+@pytest.fixture(params=["statements", "copy"])
+def update_path(request, monkeypatch):
+    """Both ways `update_rows` writes: one UPDATE per row, and (on PostgreSQL) COPY into a
+    temporary table and one UPDATE from it, which normally starts at 100 rows."""
+    from mdm import bulkwrite
+
+    if request.param == "copy":
+        monkeypatch.setattr(bulkwrite, "COPY_UPDATE_ROWS", 1)
+    return request.param
+
+
+def test_updated_rows_change_only_the_named_fields_and_stamp_updated_at(update_path):
     from mdm.bulkwrite import update_rows
 
     first, second = (Customer.objects.create(last_name=name, email="x@y.org") for name in "AB")
@@ -199,7 +210,7 @@ def test_updated_rows_change_only_the_named_fields_and_stamp_updated_at():
     assert update_rows(Customer, [], ["last_name"]) == 0
 
 
-def test_updated_rows_carry_json_nulls_and_keys_of_other_rows():
+def test_updated_rows_carry_json_nulls_and_keys_of_other_rows(update_path):
     """JSON, NULL, a key to another row and quotes all survive the bulk update."""
     from mdm.bulkwrite import update_rows
 
@@ -218,6 +229,28 @@ def test_updated_rows_carry_json_nulls_and_keys_of_other_rows():
         second.pk: ([], None, "B"),
         third.pk: ([{"odd": 'qu"ote'}], first.pk, "O'Hara"),
     }
+
+
+@pytest.mark.skipif(
+    "postgresql" not in os.environ.get("DATABASE_URL", ""), reason="COPY is PostgreSQL's"
+)
+def test_a_failed_update_through_copy_changes_nothing_and_leaves_no_table(monkeypatch):
+    """A value the column refuses fails the whole update with Django's error; no row changed,
+    and the temporary table is gone, so the next update in the same transaction works."""
+    from django.db import DataError, transaction
+
+    from mdm import bulkwrite
+    from mdm.bulkwrite import update_rows
+
+    monkeypatch.setattr(bulkwrite, "COPY_UPDATE_ROWS", 1)
+    rows = [Customer.objects.create(last_name=f"N{number}") for number in range(3)]
+    with transaction.atomic():
+        rows[0].last_name, rows[1].last_name = "Fine", "x" * 500  # the column holds 120
+        with pytest.raises(DataError, match="too long"):
+            update_rows(Customer, rows[:2], ["last_name"])
+        rows[1].last_name = "Good"
+        assert update_rows(Customer, rows, ["last_name"]) == 3
+    assert sorted(Customer.objects.values_list("last_name", flat=True)) == ["Fine", "Good", "N2"]
 
 
 def test_json_written_in_bulk_reads_back_like_the_orms_own():
