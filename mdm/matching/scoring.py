@@ -53,9 +53,10 @@ CUSTOMER_COMPARISONS = (
         ("same street and place", "close street, same place", "same street, other number",
          "same postcode and house number", "same postcode", "same postcode district",
          "same town", "same street and number, other place", "same second line, same place",
-         "different"),
-        (0.70, 0.12, 0.02, 0.03, 0.01, 0.03, 0.03, 0.005, 0.01, 0.045),
-        (0.00005, 0.00005, 0.0003, 0.00001, 0.0005, 0.003, 0.02, 0.0001, 0.0002, 0.97579),
+         "same street, a number missing, postcode a typo away, other town", "different"),
+        (0.70, 0.12, 0.02, 0.03, 0.01, 0.03, 0.03, 0.005, 0.01, 0.005, 0.04),
+        (0.00005, 0.00005, 0.0003, 0.00001, 0.0005, 0.003, 0.02, 0.0001, 0.0002, 0.00002,
+         0.97577),
     ),
     Comparison(
         "email", ("exact", "close", "different"), (0.90, 0.03, 0.07), (0.00001, 0.0001, 0.99989)
@@ -215,8 +216,9 @@ def _street_similarity(left: str, right: str) -> float:
 # The address levels `_address_level` can still give when both postcodes are known, differ
 # by more than a typo and lie in other districts (the same place is ruled out, so are levels
 # 0, 1, 3, 4, 5 and 8), and the one that also needs the same house number.
-_LEVELS_OTHER_PLACE = (2, 6, 9)
+_LEVELS_OTHER_PLACE = (2, 6, 10)
 _LEVEL_SAME_NUMBER_ELSEWHERE = 7
+_LEVEL_STREET_NEAR_POSTCODE = 9  # postcodes a typo apart: never "elsewhere" above
 
 
 def _address_level(left: dict, right: dict) -> int | None:
@@ -266,6 +268,15 @@ def _address_level(left: dict, right: dict) -> int | None:
         return 3
     if same_place and not towns_clash and _same_place_names(left, right):
         return 8
+    if towns_clash and both_postcodes and _close_postcodes(left["postcode"], right["postcode"]):
+        # A postcode one typo away names the same place when the towns agree (above); with
+        # towns that differ too, the same street where a house number is missing still says
+        # more than chance: a record typed twice with its number dropped and its town and
+        # postcode mangled. (With both numbers known, levels 5 to 7 and 10 decide as before.)
+        names = _street_name(left), _street_name(right)
+        one_number = not (left["number"] and right["number"])
+        if names[0] and names[1] and one_number and _street_similarity(*names) >= 0.95:
+            return _LEVEL_STREET_NEAR_POSTCODE
     if same_postcode or close_postcode:
         return 4
     if same_district:
@@ -277,7 +288,7 @@ def _address_level(left: dict, right: dict) -> int | None:
     # much).
     if same_number and _street_similarity(left["street"], right["street"]) >= 0.95:
         return 7
-    return 9
+    return 10
 
 
 def _place_name(profile: dict) -> str:

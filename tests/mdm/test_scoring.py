@@ -289,7 +289,7 @@ def test_namesakes_in_other_places_skip_the_street_only_when_no_level_could_lift
     rng = random.Random(5)
     # Address weights by level as an estimate gives them (the same number and street elsewhere
     # worth more than the street's name in the same town, both more than the town alone).
-    address = [14.0, 11.0, 8.0, 12.0, 4.0, 3.0, 1.0, 10.0, 6.0, -4.0]
+    address = [14.0, 11.0, 8.0, 12.0, 4.0, 3.0, 1.0, 10.0, 6.0, 9.0, -4.0]
     weights = {**WEIGHTS, "fields": {**WEIGHTS["fields"], "address": {
         "m": [0.01 * 2**weight for weight in address], "u": [0.01] * len(address),
     }}}  # fmt: skip
@@ -529,8 +529,8 @@ def test_no_partial_agreement_outweighs_the_full_one():
     # level's u is the prior's alone and its raw weight (+22.5 bits) beat the whole address's.
     weights = default_weights(CUSTOMER_COMPARISONS)
     address = weights["fields"]["address"]
-    address["m"] = [0.60, 0.12, 0.02, 0.20, 0.01, 0.02, 0.02, 0.005, 0.001, 0.004]
-    address["u"] = [6e-6, 5e-5, 3e-4, 3.4e-8, 5e-4, 3e-3, 2e-2, 1e-4, 1e-4, 0.9759]
+    address["m"] = [0.60, 0.12, 0.02, 0.20, 0.01, 0.02, 0.02, 0.005, 0.001, 0.001, 0.003]
+    address["u"] = [6e-6, 5e-5, 3e-4, 3.4e-8, 5e-4, 3e-3, 2e-2, 1e-4, 1e-4, 2e-5, 0.97588]
     home = _located("12 Acacia Avenue", "Leeds", "LS1 4AB")
     same = customer_levels(home, home)
     renamed = customer_levels(home, _located("12 Wattle Road", "Leeds", "LS1 4AB"))
@@ -613,4 +613,21 @@ def test_the_same_named_second_line_in_the_same_place_is_its_own_level():
     stored = {key: value for key, value in home.items() if key != "place_name"}
     assert _address_level(stored, at("140 dexter street", "kareela")) == (
         "same second line, same place"
+    )
+
+
+def test_the_same_street_without_a_number_near_a_postcode_in_another_town_is_its_own_level():
+    """A record typed again with its house number dropped and both its town and postcode
+    mangled (FEBRL's rec-1127) is more than chance; a postcode further off, another street
+    or two house numbers that differ are not."""
+    home = _located("42 parnell place", "davistown", "2580")
+    assert _address_level(home, _located("parnell place", "chishozm", "2508")) == (
+        "same street, a number missing, postcode a typo away, other town"
+    )
+    assert _address_level(home, _located("parnell place", "chishozm", "2805")) == "different"
+    assert _address_level(home, _located("kent street", "chishozm", "2508")) == "different"
+    assert _address_level(home, _located("7 parnell place", "chishozm", "2508")) == "different"
+    # The town agreeing makes the postcode's typo the same place: a stronger level.
+    assert _address_level(home, _located("parnell place", "davistown", "2508")) == (
+        "close street, same place"
     )
