@@ -352,31 +352,33 @@ def _existing_postings(entity: str, wanted: set[str], run: RunKeys) -> dict[str,
     return postings
 
 
-def _stored_records(candidates: list[list[int]], golden_field: str) -> dict[int, tuple]:
-    """The stored records among the candidates: id -> (profile, golden id). Only those chosen
-    are read (a posting list reaches many more), as profiles are the dearest thing to load.
+def _stored_records(candidates: list[list[int]], golden_field: str) -> tuple[dict, set]:
+    """The stored records among the candidates that belong to a golden record: id -> (profile,
+    golden id), and the chosen ids that are not among them. Only those chosen are read (a
+    posting list reaches many more), as profiles are the dearest thing to load.
 
     A plain cursor, a thousand ids a query: through the ORM (a queryset, a row iterator and
     field converters per row) this was a sixth of a 1M SQLite import at 550,000 records.
     """
-    wanted = sorted({other_id for chosen in candidates for other_id in chosen if other_id > 0})
+    wanted = {other_id for chosen in candidates for other_id in chosen if other_id > 0}
     stored = {}
     column = SourceRecord._meta.get_field(golden_field).column
     quote = connection.ops.quote_name
     native = connection.features.has_native_uuid_field
     with connection.cursor() as cursor:
-        for chunk in _chunks(wanted, 1000):
+        for chunk in _chunks(sorted(wanted), 1000):
             condition, params = id_filter("id", chunk)
             cursor.execute(
                 f"SELECT {quote('id')}, CAST({quote('profile')} AS text), {quote(column)} "  # noqa: S608
-                f"FROM {quote(SourceRecord._meta.db_table)} WHERE {condition}",
+                f"FROM {quote(SourceRecord._meta.db_table)} "
+                f"WHERE {condition} AND {quote(column)} IS NOT NULL",
                 params,
             )  # the names come from the model, the ids are parameters
             for record_id, profile, golden_id in cursor.fetchall():
-                if golden_id is not None and not native:
+                if not native:
                     golden_id = uuid.UUID(golden_id)
                 stored[record_id] = (json_loads(profile), golden_id)
-    return stored
+    return stored, wanted.difference(stored)
 
 
 def _key_counts(entity: str, prepared: list, run: RunKeys) -> list[dict[str, int]]:
@@ -453,16 +455,13 @@ def _ingest_fresh(
         },
     )
     del earlier, postings, run_spans, run_ids, retrieval, wanted
-    stored = _stored_records(candidates, golden_field)
-    candidates = [  # a stored record without a golden record (being re-matched) is no match,
-        # nor a key left behind by a record deleted in SQL (the key table has no constraint)
-        [
-            other_id
-            for other_id in chosen
-            if other_id < 0 or (other_id in stored and stored[other_id][1] is not None)
+    stored, unusable = _stored_records(candidates, golden_field)
+    if unusable:  # rare; checking every candidate of every record cost 5% of a 1M import
+        candidates = [  # a stored record without a golden record (being re-matched) is no
+            # match, nor a key left behind by a record deleted in SQL (no constraint on keys)
+            [other_id for other_id in chosen if other_id not in unusable]
+            for chosen in candidates
         ]
-        for chosen in candidates
-    ]
 
     # 2. Comparisons, spread over the cores for a large batch (they need no database).
     scored = fork_map(

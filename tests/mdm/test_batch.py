@@ -455,3 +455,26 @@ def test_finishing_survivorship_leaves_the_records_another_import_names_meanwhil
     assert done == [(1, 1)]
     assert Customer.objects.get(pk=first).last_name != "Stale"
     assert list(PendingSurvivorship.objects.values_list("golden_id", flat=True)) == [second]
+
+
+def test_a_stored_record_without_a_golden_record_or_a_key_left_behind_is_no_candidate(tmp_path):
+    """A record detached from its golden record (being re-matched) and the keys of a record
+    deleted in SQL still sit in the key index; a later load must match past both."""
+    _load(_person_file(tmp_path, "a.csv", ("crm", "1", "ann@crm.example", "0113 496 0000")))
+    detached = SourceRecord.objects.get()
+    first_golden = detached.customer_id
+    SourceRecord.objects.filter(pk=detached.pk).update(customer=None)
+    _load(_person_file(tmp_path, "b.csv", ("erp", "7", "ann@erp.example", "0113 496 0000")))
+    deleted = SourceRecord.objects.get(system="erp")
+    second_golden = deleted.customer_id
+    with connection.cursor() as cursor:  # as by hand: the keys stay behind
+        cursor.execute("DELETE FROM mdm_sourcerecord WHERE id = %s", [deleted.pk])
+    assert deleted.blocking_keys.exists()
+    errors = StringIO()
+    call_command("import_records", "--entity", "customer",
+                 str(_person_file(tmp_path, "c.csv", ("shop", "2", "ann@shop.example", "x"))),
+                 stdout=StringIO(), stderr=errors)  # fmt: skip
+    assert "failed" not in errors.getvalue()  # the bulk path, not the record-by-record fallback
+    found = SourceRecord.objects.get(system="shop").customer_id
+    assert found is not None and found not in (first_golden, second_golden)
+    deleted.blocking_keys.all().delete()  # SQLite checks its constraint at the end of the test
