@@ -301,8 +301,8 @@ class SurvivorshipInputs:
 
 def survivorship_inputs(model, golden_ids: list) -> SurvivorshipInputs:
     """The golden records, their source records and stored provenance: three queries per 500
-    ids. The last two through a plain cursor: through the ORM they cost 64 of the 79 ms per
-    500 ids on PostgreSQL, where the server took 2 ms a query."""
+    ids, the last two through a plain cursor with the ids as one array on PostgreSQL (20,000
+    golden records of the loaded 1M database: 2.56 s through the ORM, 2.37 s so)."""
     from django.db import connection
 
     from mdm.bulkwrite import id_filter, json_loads, read_converter
