@@ -639,18 +639,25 @@ def _ingest_fresh(
     due: set = set()
     if pending is None:
         apply_survivorship_many(model, existing_touched - live_new, reason="batch import")
-    else:
-        due = existing_touched - live_new - pending
-        insert_rows(PendingSurvivorship, [{"entity": entity, "golden_id": g} for g in due])
     for survivor, merged, probability in deferred:
         survivor_row, merged_row = (
             model.objects.get(pk=survivor).survivor(),
             model.objects.get(pk=merged).survivor(),
         )
         if survivor_row.pk != merged_row.pk:
+            # With an end pass to come, the survivor's values are worked out there, once
+            # (it has almost always gained this chunk's records too).
             merge(
-                survivor_row, merged_row, reason="automatic match (batch)", probability=probability
+                survivor_row,
+                merged_row,
+                reason="automatic match (batch)",
+                probability=probability,
+                survivorship=pending is None,
             )
+            existing_touched.add(survivor_row.pk)
+    if pending is not None:
+        due = existing_touched - live_new - pending
+        insert_rows(PendingSurvivorship, [{"entity": entity, "golden_id": g} for g in due])
     written = [(record.id, keys) for record, (_, _, _, keys) in zip(records, prepared, strict=True)]
     return outcomes, written, mark, due
 

@@ -78,8 +78,12 @@ def merge(
     actor=None,
     reason: str = "",
     probability: float | None = None,
+    survivorship: bool = True,
 ) -> Merge:
-    """Merge `merged` into `survivor`; `merged` becomes a tombstone. Returns the Merge row."""
+    """Merge `merged` into `survivor`; `merged` becomes a tombstone. Returns the Merge row.
+
+    `survivorship=False` leaves the survivor's values as they were, for a caller that works
+    them out later anyway (a bulk import's end pass, see `mdm.batch.bulk_ingest`)."""
     model = type(survivor)
     entity = survivor.ENTITY
     with transaction.atomic():
@@ -106,7 +110,8 @@ def merge(
         )
         _history(survivor, HistoryAction.MERGED, actor=actor, reason=reason, related=merged)
         _history(merged, HistoryAction.MERGED_AWAY, actor=actor, reason=reason, related=survivor)
-        apply_survivorship(survivor, actor=actor, reason=f"merge of {merged.id}")
+        if survivorship:
+            apply_survivorship(survivor, actor=actor, reason=f"merge of {merged.id}")
         return Merge.objects.create(
             entity=entity,
             survivor_id=survivor.id,

@@ -478,3 +478,33 @@ def test_a_stored_record_without_a_golden_record_or_a_key_left_behind_is_no_cand
     found = SourceRecord.objects.get(system="shop").customer_id
     assert found is not None and found not in (first_golden, second_golden)
     deleted.blocking_keys.all().delete()  # SQLite checks its constraint at the end of the test
+
+
+def test_a_merge_between_stored_golden_records_is_worked_out_once_at_the_end_of_the_load(
+    tmp_path,
+):
+    """A later load's record that matches two stored golden records merges them; the
+    survivor's values come from the load's end pass, once, with the merged record's values."""
+    from mdm.models import HistoryEntry, Merge
+    from mdm.survivorship import apply_survivorship, apply_survivorship_many
+
+    _load(_person_file(tmp_path, "a.csv", ("crm", "1", "ann@crm.example", "0113 496 0000"),
+                       ("shop", "2", "ann@crm.example", "0113 496 0001")))  # fmt: skip
+    first = Customer.objects.get(status="active")
+    second = Customer.objects.create()  # the shop's record on a golden record of its own
+    SourceRecord.objects.filter(system="shop").update(customer=second)
+    for golden in (first, second):
+        apply_survivorship(golden, reason="split by hand")
+    assert Customer.objects.filter(status="active").count() == 2
+    _load(_person_file(tmp_path, "b.csv", ("erp", "3", "ann@crm.example", "0113 496 0000")))
+    merge_row = Merge.objects.get()
+    assert merge_row.reason == "automatic match (batch)"
+    survivor = Customer.objects.get(status="active")
+    assert survivor.sourcerecord_set.count() == 3
+    assert sorted(survivor.phones) == ["+441134960000", "+441134960001"]  # the merged one's
+    assert not HistoryEntry.objects.filter(reason__startswith="merge of").exists()
+    updated = HistoryEntry.objects.filter(golden_id=survivor.pk, action="updated").exclude(
+        reason="split by hand"
+    )
+    assert list(updated.values_list("reason", flat=True)) == ["batch import"]
+    assert apply_survivorship_many(Customer, [survivor.pk], reason="recompute") == 0
