@@ -20,7 +20,7 @@ MAX_POSTINGS = 1000
 # Candidates compared per record, most shared keys first. On 100,000 generated people 20 found
 # the same pairs as 50 but for 8 of 53,000 (recall 0.8992 vs 0.8993) and compared far fewer;
 # 12 compares 32% fewer pairs than 20 there (11.1 a record instead of 16.2) and misses 4 more
-# true pairs of 41,000 (F1 0.9651 -> 0.9653, precision 0.9976 -> 0.998). FEBRL 1-4, the
+# true pairs of 59,439 (F1 0.9651 -> 0.9653, precision 0.9976 -> 0.998). FEBRL 1-4, the
 # restaurants and 6,000 generated people and businesses give the same figures with either.
 MAX_CANDIDATE_RECORDS = 12
 # Of those, how many may share a single key with the record. Two thirds of all comparisons
