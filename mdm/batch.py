@@ -10,9 +10,7 @@ real-time path, one by one, so their merge and suppression rules stay in one pla
 from __future__ import annotations
 
 import math
-import operator
 import uuid
-from bisect import bisect_left
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
@@ -21,6 +19,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from mdm.bulkwrite import id_filter, insert_rows, json_loads, reserve_ids
+from mdm.candidates import chunk_candidates
 from mdm.ingest import IngestAction, ingest_record
 from mdm.keyindex import (
     RunKeys,
@@ -303,31 +302,6 @@ def _score_candidates(index: int) -> list[tuple]:
     return results
 
 
-def _candidates_of(index: int) -> list[int]:
-    """Record `index`'s candidates: stored records (positive ids) and the batch's earlier
-    records (negative ids) sharing its retrieval keys, most shared keys first."""
-    data = shared()
-    postings, run_spans, run_ids, earlier = (
-        data["postings"],
-        data["run_spans"],
-        data["run_ids"],
-        data["earlier"],
-    )
-    counter: Counter = Counter()
-    for key in data["retrieval"][index]:
-        # Stored before the run, then the run's earlier chunks, then this chunk's earlier
-        # records: the order the key table would give them in (ties keep it).
-        counter.update(postings.get(key, ()))
-        span = run_spans.get(key)
-        if span is not None:
-            counter.update(run_ids[span[0] : span[1]].tolist())
-        found = earlier.get(key, ())  # -1, -2, ...: the chunk's records holding the key
-        before = bisect_left(found, index + 1, key=operator.neg)
-        if before:
-            counter.update(found[:before])
-    return blocking.choose_candidates(counter)
-
-
 def _stored_counts(entity: str, keys: set[str], run: RunKeys) -> dict[str, int]:
     """How many records stored before the run hold each key (the run counts its own)."""
     if not run.stored_before:
@@ -338,18 +312,20 @@ def _stored_counts(entity: str, keys: set[str], run: RunKeys) -> dict[str, int]:
     return counts
 
 
-def _existing_postings(entity: str, wanted: set[str], run: RunKeys) -> dict[str, list[int]]:
-    """Postings stored before the run of the keys the batch will search: key -> [record ids]."""
-    postings = defaultdict(list)
-    if not run.stored_before:
-        return postings
-    for chunk in _chunks(sorted(wanted)):
-        rows = BlockingKey.objects.filter(
-            entity=entity, key__in=chunk, source_record_id__lte=run.base_id
-        ).values_list("key", "source_record_id")
-        for key, record_id in rows:
-            postings[key].append(record_id)
-    return postings
+def _existing_postings(entity: str, wanted: set[str], run: RunKeys) -> tuple:
+    """Postings stored before the run of the keys the batch will search: (key hashes, record
+    ids), each key's in the order the database gives them (see `chunk_candidates`)."""
+    keys: list[str] = []
+    ids: list[int] = []
+    if run.stored_before:
+        for chunk in _chunks(sorted(wanted)):
+            rows = BlockingKey.objects.filter(
+                entity=entity, key__in=chunk, source_record_id__lte=run.base_id
+            ).values_list("key", "source_record_id")
+            for key, record_id in rows:
+                keys.append(key)
+                ids.append(record_id)
+    return key_hashes(keys), np.asarray(ids, dtype=np.int64)
 
 
 def _stored_records(candidates: list[list[int]], golden_field: str) -> tuple[dict, set]:
@@ -381,11 +357,13 @@ def _stored_records(candidates: list[list[int]], golden_field: str) -> tuple[dic
     return stored, wanted.difference(stored)
 
 
-def _key_counts(entity: str, prepared: list, run: RunKeys) -> list[dict[str, int]]:
+def _key_counts(
+    entity: str, prepared: list, run: RunKeys, hashes: np.ndarray
+) -> list[dict[str, int]]:
     """Each record's {key: how many records hold it}: the stored records, the run's earlier
-    chunks (in memory) and this whole chunk."""
+    chunks (in memory) and this whole chunk. `hashes` are those of all the chunk's keys."""
     flat = [key for _, _, _, keys in prepared for key in keys]
-    unique, inverse, in_chunk = np.unique(key_hashes(flat), return_inverse=True, return_counts=True)
+    unique, inverse, in_chunk = np.unique(hashes, return_inverse=True, return_counts=True)
     totals = (in_chunk + run.counts(unique))[inverse].tolist()  # looked up once each, in order
     stored = _stored_counts(entity, set(flat), run)
     if stored:
@@ -425,36 +403,24 @@ def _ingest_fresh(
             cursor.execute(f"LOCK TABLE {table} IN EXCLUSIVE MODE")  # a model's table name
     run.catch_up()  # a real-time ingest may have come in between two chunks
     population = max(run.population + len(prepared), 1)
-    counts_of = _key_counts(entity, prepared, run)
+    held = (
+        key_hashes([key for _, _, _, keys in prepared for key in keys]),
+        np.fromiter((len(keys) for _, _, _, keys in prepared), dtype=np.int64),
+    )
+    counts_of = _key_counts(entity, prepared, run, held[0])
     # The keys each record looks candidates up by (all of them have a count above zero).
     retrieval = [
         blocking.retrieval_keys(keys, counts)
         for keys, counts in zip((keys for _, _, _, keys in prepared), counts_of, strict=True)
     ]
     wanted = {key for keys in retrieval for key in keys}
-    postings = _existing_postings(entity, wanted, run)
-    run_spans, run_ids = run.spans_of(list(wanted))
-
-    # 1. Candidates: each record meets the stored records and the batch's earlier records
-    # (negative ids) through its keys, exactly as record-by-record ingest would. Only keys
-    # some record looks candidates up by are indexed.
-    earlier: dict[str, list[int]] = defaultdict(list)  # key -> -1 - position, descending
-    for index, (_item, _digest, _profile, keys) in enumerate(prepared):
-        for key in keys:
-            if key in wanted:
-                earlier[key].append(-1 - index)
-    candidates = fork_map(
-        _candidates_of,
-        range(len(prepared)),
-        data={
-            "retrieval": retrieval,
-            "postings": postings,
-            "run_spans": run_spans,
-            "run_ids": run_ids,
-            "earlier": earlier,
-        },
+    # 1. Candidates: each record meets the stored records, the run's earlier chunks' and the
+    # batch's earlier records (negative ids) through its keys, exactly as record-by-record
+    # ingest would.
+    candidates = chunk_candidates(
+        retrieval, held, _existing_postings(entity, wanted, run), run.postings()
     )
-    del earlier, postings, run_spans, run_ids, retrieval, wanted
+    del retrieval, wanted, held
     stored, unusable = _stored_records(candidates, golden_field)
     if unusable:  # rare; checking every candidate of every record cost 5% of a 1M import
         candidates = [  # a stored record without a golden record (being re-matched) is no

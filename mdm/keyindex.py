@@ -35,7 +35,7 @@ def key_hashes(keys) -> np.ndarray:
     return np.fromiter(map(hash, keys), dtype=np.int64, count=len(keys))
 
 
-def _sorted_search(array: np.ndarray, values: np.ndarray, side: str = "left") -> np.ndarray:
+def sorted_search(array: np.ndarray, values: np.ndarray, side: str = "left") -> np.ndarray:
     """`np.searchsorted(array, values)`, with the values looked up in ascending order.
 
     Each binary search of an array of millions of hashes misses the cache at most of its steps;
@@ -83,43 +83,36 @@ class RunKeys:
 
     def counts(self, hashes: np.ndarray) -> np.ndarray:
         """How many of the run's records hold each key (by hash). Pass sorted hashes where you
-        have them: unsorted, they are sorted here first (see `_sorted_search`)."""
+        have them: unsorted, they are sorted here first (see `sorted_search`)."""
         self._settle()
         if not len(self._count_keys):
             return np.zeros(len(hashes), dtype=np.int64)
-        at = _sorted_search(self._count_keys, hashes).clip(max=len(self._count_keys) - 1)
+        at = sorted_search(self._count_keys, hashes).clip(max=len(self._count_keys) - 1)
         return np.where(self._count_keys[at] == hashes, self._counts[at], 0)
 
     def postings_of(self, keys: list[str]) -> dict[str, list[int]]:
         """{key: ids of the run's records holding it} for the keys any record holds."""
-        spans, ids = self.spans_of(keys)
-        return {key: ids[start:end].tolist() for key, (start, end) in spans.items()}
-
-    def spans_of(self, keys: list[str]) -> tuple[dict[str, tuple[int, int]], np.ndarray]:
-        """({key: (start, end)}, ids): the ids of the run's records holding a key are
-        `ids[start:end]`, for the keys any record holds, looked up all at once (one numpy call
-        per key cost more than the lookup). The ids stay one array, which forked workers share
-        as it is: made into lists of Python ints here, the postings of a chunk's keys took
-        1.8 s of each 50,000-row chunk by the fifth, and more with every chunk."""
-        self._settle()
-        if not len(self._posting_keys) or not keys:
-            return {}, _EMPTY
-        hashes = key_hashes(keys)
-        low = _sorted_search(self._posting_keys, hashes, side="left")
-        high = _sorted_search(self._posting_keys, hashes, side="right")
-        found = np.nonzero(high > low)[0]
-        spans = {
-            keys[position]: (start, end)
-            for position, start, end in zip(
-                found.tolist(), low[found].tolist(), high[found].tolist(), strict=True
-            )
+        hashes, ids = self.postings()
+        wanted = key_hashes(keys)
+        low = np.searchsorted(hashes, wanted, side="left")
+        high = np.searchsorted(hashes, wanted, side="right")
+        return {
+            key: ids[start:end].tolist()
+            for key, start, end in zip(keys, low.tolist(), high.tolist(), strict=True)
+            if end > start
         }
-        return spans, self._posting_ids
+
+    def postings(self) -> tuple[np.ndarray, np.ndarray]:
+        """(key hashes, record ids) of the run's retrieval keys, hashes ascending, then ids.
+        Forked workers share the arrays as they are (made into Python objects they were
+        copied page by page, and cost 1.8 s of each 50,000-row chunk by the fifth)."""
+        self._settle()
+        return self._posting_keys, self._posting_ids
 
     def add(self, records) -> None:
         """Take in committed records: an iterable of (record id, keys).
 
-        Their keys are indexed when a later chunk first asks (`counts`, `postings_of`): the
+        Their keys are indexed when a later chunk first asks (`counts`, `postings`): the
         last chunk of an import, which nothing asks after, costs nothing to index (0.13 s of a
         10,000-record import)."""
         records = [(record_id, keys) for record_id, keys in records if keys]

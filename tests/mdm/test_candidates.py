@@ -1,0 +1,85 @@
+"""A chunk's candidates worked out at once are those each record would choose on its own."""
+
+import random
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from mdm.candidates import SLICE_RECORDS, chunk_candidates, ranges
+from mdm.keyindex import key_hashes
+from mdm.matching.blocking import choose_candidates
+
+
+def _one_by_one(retrieval, keys, stored, run):
+    """The record-by-record reference: a Counter over each retrieval key's postings (stored,
+    then the run's, then the chunk's earlier records), then `choose_candidates`."""
+    chosen, earlier = [], {}
+    for index, own in enumerate(retrieval):
+        shared = Counter()
+        for key in own:
+            shared.update(stored.get(key, ()))
+            shared.update(run.get(key, ()))
+            shared.update(earlier.get(key, ()))
+        chosen.append(choose_candidates(shared))
+        for key in keys[index]:
+            earlier.setdefault(key, []).append(-1 - index)
+    return chosen
+
+
+def _arrays(postings: dict, *, sort: bool):
+    pairs = [(key, record_id) for key, ids in postings.items() for record_id in ids]
+    hashes = key_hashes([key for key, _ in pairs])
+    ids = np.asarray([record_id for _, record_id in pairs], dtype=np.int64)
+    if sort:  # the run's postings: hash ascending, then id
+        order = np.lexsort((ids, hashes))
+        hashes, ids = hashes[order], ids[order]
+    return hashes, ids
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_chunks_candidates_are_those_each_record_would_choose(seed):
+    rng = random.Random(seed)
+    vocabulary = [f"k{number}" for number in range(rng.choice((5, 40, 200)))]
+    size = rng.choice((1, 30, 300))
+    keys = [
+        set(rng.sample(vocabulary, rng.randint(0, min(8, len(vocabulary))))) for _ in range(size)
+    ]
+    # A retrieval key is one of the record's own keys, in the record's lookup order; "tf."
+    # style keys (held, never looked up) are the rest.
+    retrieval = [rng.sample(sorted(own), rng.randint(0, len(own))) for own in keys]
+    # Stored postings in any order (as the database gives them), some long enough to pass the
+    # cap; the run's in id order. Ids repeat across keys, so counts tie and differ.
+    stored = {
+        key: rng.sample(range(1, 60), rng.randint(0, 25))
+        for key in vocabulary
+        if rng.random() < 0.7
+    }
+    run = {key: sorted(rng.sample(range(100, 130), rng.randint(0, 12))) for key in vocabulary}
+    held = [sorted(own) for own in keys]
+    found = chunk_candidates(
+        retrieval,
+        (key_hashes([key for own in held for key in own]), np.asarray([len(own) for own in held])),
+        _arrays(stored, sort=False),
+        _arrays(run, sort=True),
+    )
+    assert found == _one_by_one(retrieval, keys, stored, run)
+    assert any(found) or not any(retrieval)
+
+
+def test_candidates_of_more_records_than_a_slice_count_across_slices():
+    size = SLICE_RECORDS + 7
+    # Groups of 10 and of 7 records, some of them across the slices' border.
+    keys = [[f"pc:{index // 10}", f"st:{index // 7}", "tf.last:x"] for index in range(size)]
+    retrieval = [own[:2] for own in keys]
+    held = (key_hashes([key for own in keys for key in own]), np.asarray([len(o) for o in keys]))
+    empty = (np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64))
+    found = chunk_candidates(retrieval, held, empty, empty)
+    assert found == _one_by_one(retrieval, keys, {}, {})
+    # 5,000 shares both keys with 5,001; 4,998 and 4,999 one, met in that order.
+    assert found[SLICE_RECORDS + 1] == [-1 - SLICE_RECORDS, -1 - 4998, -1 - 4999]
+
+
+def test_ranges_concatenate_the_spans():
+    assert ranges(np.asarray([5, 0, 9]), np.asarray([2, 0, 3])).tolist() == [5, 6, 9, 10, 11]
+    assert ranges(np.asarray([], dtype=np.int64), np.asarray([], dtype=np.int64)).tolist() == []
