@@ -19,7 +19,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from mdm.bulkwrite import id_filter, insert_rows, json_loads, reserve_ids
-from mdm.candidates import chunk_candidates
+from mdm.candidates import chunk_candidates, retrieval_positions
 from mdm.ingest import IngestAction, ingest_record
 from mdm.keyindex import (
     RunKeys,
@@ -30,6 +30,7 @@ from mdm.keyindex import (
 )
 from mdm.matching import blocking
 from mdm.matching.matcher import comparisons_for, golden_systems, profile_and_keys, weights_for
+from mdm.matching.profile import is_retrieval_key
 from mdm.matching.scoring import (
     Scorer,
     customer_levels_above,
@@ -280,8 +281,14 @@ def _score_candidates(index: int) -> list[tuple]:
     frequency = _frequency(data["counts_of"][index], data["population"])
     results = []
     scorer, floor = data["scorer"], data["floor"]
+    parsed = data["parsed"]  # this process's stored profiles, parsed when first compared
     for other_id in data["candidates"][index]:
-        other = stored[other_id][0] if other_id > 0 else profiles[-other_id - 1]
+        if other_id > 0:
+            other = parsed.get(other_id)
+            if other is None:
+                other = parsed[other_id] = json_loads(stored[other_id][0])
+        else:
+            other = profiles[-other_id - 1]
         if entity == Entity.CUSTOMER:
             found = customer_levels_above(profile, other, scorer, floor, frequency)
             if found is None:
@@ -329,9 +336,14 @@ def _existing_postings(entity: str, wanted: set[str], run: RunKeys) -> tuple:
 
 
 def _stored_records(candidates: list[list[int]], golden_field: str) -> tuple[dict, set]:
-    """The stored records among the candidates that belong to a golden record: id -> (profile,
-    golden id), and the chosen ids that are not among them. Only those chosen are read (a
-    posting list reaches many more), as profiles are the dearest thing to load.
+    """The stored records among the candidates that belong to a golden record: id -> (profile
+    as JSON text, golden id), and the chosen ids that are not among them. Only those chosen are
+    read (a posting list reaches many more), as profiles are the dearest thing to load.
+
+    The profiles stay text until a comparison needs one (`_score_candidates`): parsed here,
+    they were this process's work alone, and the forked workers that compare them copied the
+    pages of every dict and string they read (objects this process made; reading one writes
+    its reference count). A text is one object to each worker.
 
     A plain cursor, a thousand ids a query: through the ORM (a queryset, a row iterator and
     field converters per row) this was a sixth of a 1M SQLite import at 550,000 records.
@@ -353,26 +365,19 @@ def _stored_records(candidates: list[list[int]], golden_field: str) -> tuple[dic
             for record_id, profile, golden_id in cursor.fetchall():
                 if not native:
                     golden_id = uuid.UUID(golden_id)
-                stored[record_id] = (json_loads(profile), golden_id)
+                stored[record_id] = (profile, golden_id)
     return stored, wanted.difference(stored)
 
 
-def _key_counts(
-    entity: str, prepared: list, run: RunKeys, hashes: np.ndarray
-) -> list[dict[str, int]]:
-    """Each record's {key: how many records hold it}: the stored records, the run's earlier
-    chunks (in memory) and this whole chunk. `hashes` are those of all the chunk's keys."""
-    flat = [key for _, _, _, keys in prepared for key in keys]
+def _key_totals(entity: str, flat: list[str], hashes: np.ndarray, run: RunKeys) -> np.ndarray:
+    """How many records hold each of the chunk's keys (`flat`, and their `hashes`): the stored
+    records, the run's earlier chunks (in memory) and this whole chunk."""
     unique, inverse, in_chunk = np.unique(hashes, return_inverse=True, return_counts=True)
-    totals = (in_chunk + run.counts(unique))[inverse].tolist()  # looked up once each, in order
+    totals = (in_chunk + run.counts(unique))[inverse]  # looked up once each, in order
     stored = _stored_counts(entity, set(flat), run)
     if stored:
-        totals = [total + stored.get(key, 0) for key, total in zip(flat, totals, strict=True)]
-    counts_of, start = [], 0
-    for _, _, _, keys in prepared:
-        counts_of.append(dict(zip(keys, totals[start : start + len(keys)], strict=True)))
-        start += len(keys)
-    return counts_of
+        totals = totals + np.fromiter((stored.get(key, 0) for key in flat), np.int64, len(flat))
+    return totals
 
 
 def _ingest_fresh(
@@ -403,24 +408,31 @@ def _ingest_fresh(
             cursor.execute(f"LOCK TABLE {table} IN EXCLUSIVE MODE")  # a model's table name
     run.catch_up()  # a real-time ingest may have come in between two chunks
     population = max(run.population + len(prepared), 1)
-    held = (
-        key_hashes([key for _, _, _, keys in prepared for key in keys]),
-        np.fromiter((len(keys) for _, _, _, keys in prepared), dtype=np.int64),
-    )
-    counts_of = _key_counts(entity, prepared, run, held[0])
-    # The keys each record looks candidates up by (all of them have a count above zero).
-    retrieval = [
-        blocking.retrieval_keys(keys, counts)
-        for keys, counts in zip((keys for _, _, _, keys in prepared), counts_of, strict=True)
-    ]
-    wanted = {key for keys in retrieval for key in keys}
+    # Every key of the chunk, record after record, with how many records hold it.
+    flat = [key for _, _, _, keys in prepared for key in keys]
+    held = (key_hashes(flat), np.fromiter((len(keys) for *_, keys in prepared), dtype=np.int64))
+    totals = _key_totals(entity, flat, held[0], run)
+    retrievable = np.fromiter(map(is_retrieval_key, flat), dtype=bool, count=len(flat))
+    # The term frequencies scoring reads: each record's {"tf." key: count}.
+    counts_of: list[dict[str, int]] = [{} for _ in prepared]
+    owner = np.repeat(np.arange(len(prepared)), held[1])
+    term = np.flatnonzero(~retrievable)
+    terms = zip(term.tolist(), owner[term].tolist(), totals[term].tolist(), strict=True)
+    for at, record, total in terms:
+        counts_of[record][flat[at]] = total
+
     # 1. Candidates: each record meets the stored records, the run's earlier chunks' and the
     # batch's earlier records (negative ids) through its keys, exactly as record-by-record
     # ingest would.
+    looked_up = retrieval_positions(retrievable, totals, held[1])
+    wanted = {flat[at] for at in looked_up.tolist()}
     candidates = chunk_candidates(
-        retrieval, held, _existing_postings(entity, wanted, run), run.postings()
+        (owner[looked_up], held[0][looked_up]),
+        held,
+        _existing_postings(entity, wanted, run),
+        run.postings(),
     )
-    del retrieval, wanted, held
+    del flat, held, totals, retrievable, owner, term, looked_up, wanted
     stored, unusable = _stored_records(candidates, golden_field)
     if unusable:  # rare; checking every candidate of every record cost 5% of a 1M import
         candidates = [  # a stored record without a golden record (being re-matched) is no
@@ -438,6 +450,7 @@ def _ingest_fresh(
             "profiles": [profile for _, _, profile, _ in prepared],
             "candidates": candidates,
             "stored": stored,
+            "parsed": {},
             "counts_of": counts_of,
             "population": population,
             "scorer": scorer,

@@ -199,6 +199,8 @@ _PHONE_RULES: dict[str, tuple[str, str, tuple[int, ...]]] = {
 
 
 def strip_accents(text: str) -> str:
+    if text.isascii():  # nothing to strip (NFKD leaves ASCII as it is): most names, a tenth
+        return text  # of working out a profile
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(char for char in decomposed if not unicodedata.combining(char))
 
