@@ -424,7 +424,7 @@ def _ingest_fresh(
     # 1. Candidates: each record meets the stored records, the run's earlier chunks' and the
     # batch's earlier records (negative ids) through its keys, exactly as record-by-record
     # ingest would.
-    looked_up = retrieval_positions(retrievable, totals, held[1])
+    looked_up = retrieval_positions(retrievable, totals, owner)
     wanted = {flat[at] for at in looked_up.tolist()}
     candidates = chunk_candidates(
         (owner[looked_up], held[0][looked_up]),

@@ -4,9 +4,9 @@ Each record of a chunk meets the records that share its retrieval keys: those st
 the import, those of the import's earlier chunks, and the chunk's own earlier records, in that
 order for each key, keys in the record's retrieval order. `blocking.choose_candidates` picks
 from a `Counter` of them (most shared keys first, ties in the order first met) what the
-real-time path compares. Counted record by record in Python this was the largest single part
-of a batch's matching: 4.1 s and 6.9 s of wall time for the two 50,000-row chunks of a
-100,000-record load (forked over two cores), against 1.2-1.3 s here on one. The lists are the
+real-time path compares. Counted record by record in Python, forked over two cores, the two
+50,000-row chunks of a 100,000-record load took 2.7 s and 3.4 s of wall time; here, on one
+core, 1.8 s and 2.2 s on their captured inputs (1.4 s each within a load). The lists are the
 same as the `Counter`'s (checked on those chunks, and in the tests on random ones with ties).
 
 Keys are compared by their 64-bit hash (`keyindex.key_hashes`), as `RunKeys` does: a collision
@@ -45,14 +45,14 @@ def ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
 
 
 def retrieval_positions(
-    retrievable: np.ndarray, totals: np.ndarray, held: np.ndarray
+    retrievable: np.ndarray, totals: np.ndarray, owner: np.ndarray
 ) -> np.ndarray:
     """The keys each record looks candidates up by, as `blocking.retrieval_keys` chooses
-    them: positions into the chunk's keys (the records' keys one after the other, `held[i]`
-    of record i, each record's in string order, as `profile_and_keys` gives them), record by
-    record, each record's smallest key first (ties in string order), within CANDIDATE_BUDGET
-    postings. `retrievable` marks retrieval keys, `totals` holds every key's count."""
-    owner = np.repeat(np.arange(len(held), dtype=np.int64), held)
+    them: positions into the chunk's keys (the records' keys one after the other, `owner`
+    naming each key's record, each record's in string order, as `profile_and_keys` gives
+    them), record by record, each record's smallest key first (ties in string order), within
+    CANDIDATE_BUDGET postings. `retrievable` marks retrieval keys, `totals` holds every key's
+    count."""
     usable = np.flatnonzero(retrievable & (totals > 0) & (totals <= MAX_POSTINGS))
     if not len(usable):
         return usable
@@ -122,9 +122,9 @@ def chunk_candidates(
 
     id_bits = max(len(distinct) - 1, 1).bit_length()
     bounds = np.searchsorted(owner, np.arange(0, size + SLICE_RECORDS, SLICE_RECORDS))
+    postings = (posting_ids, dense, offsets, id_bits)
     for start, end in pairwise(bounds.tolist()):
         if start < end:
-            postings = (posting_ids, dense, offsets, id_bits)
             _choose(chosen, owner[start:end], key_of[start:end], postings)
     return chosen
 

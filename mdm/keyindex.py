@@ -90,18 +90,6 @@ class RunKeys:
         at = sorted_search(self._count_keys, hashes).clip(max=len(self._count_keys) - 1)
         return np.where(self._count_keys[at] == hashes, self._counts[at], 0)
 
-    def postings_of(self, keys: list[str]) -> dict[str, list[int]]:
-        """{key: ids of the run's records holding it} for the keys any record holds."""
-        hashes, ids = self.postings()
-        wanted = key_hashes(keys)
-        low = np.searchsorted(hashes, wanted, side="left")
-        high = np.searchsorted(hashes, wanted, side="right")
-        return {
-            key: ids[start:end].tolist()
-            for key, start, end in zip(keys, low.tolist(), high.tolist(), strict=True)
-            if end > start
-        }
-
     def postings(self) -> tuple[np.ndarray, np.ndarray]:
         """(key hashes, record ids) of the run's retrieval keys, hashes ascending, then ids.
         Forked workers share the arrays as they are (made into Python objects they were

@@ -107,8 +107,8 @@ def test_the_keys_a_chunk_looks_up_are_those_each_record_would(seed):
         totals += [counts[key] for key in keys]
     retrievable = np.asarray([is_retrieval_key(key) for key in flat], dtype=bool)
     held = np.asarray([len(keys) for keys, _ in records])
-    chosen = retrieval_positions(retrievable, np.asarray(totals, dtype=np.int64), held)
     owner = np.repeat(np.arange(len(records)), held)
+    chosen = retrieval_positions(retrievable, np.asarray(totals, dtype=np.int64), owner)
     found = [[] for _ in records]
     for at in chosen.tolist():
         found[owner[at]].append(flat[at])
