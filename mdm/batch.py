@@ -10,12 +10,15 @@ real-time path, one by one, so their merge and suppression rules stay in one pla
 from __future__ import annotations
 
 import math
+import threading
 import uuid
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.utils import timezone
 
 from mdm.bulkwrite import id_filter, insert_rows, json_loads, reserve_ids
@@ -133,7 +136,7 @@ def bulk_ingest(
     if fresh:
         with collector_paused(), transaction.atomic():
             counted, written, mark, due = _ingest_fresh(entity, fresh, settings, run, pending)
-        run.add(written)  # committed: later chunks may find these records
+        run.add_hashed(*written)  # committed: later chunks may find these records
         if pending is not None:
             pending.update(due)  # committed too: their rows are in `PendingSurvivorship`
         run.mark(mark)
@@ -214,14 +217,20 @@ def finish_survivorship(entity: str, progress=None, *, slice_size: int = 5_000) 
         if progress:
             progress(state["done"], len(due))
 
+    # The next slice is read beside the writes of the one before (they took turns on one
+    # connection, the machine 70% busy), where another connection sees the same rows.
+    beside = connection.vendor == "postgresql" and not connection.in_atomic_block
     written = None
     for current, following in zip(slices, [*slices[1:], None], strict=True):
         inputs = state["read"]
 
         def meanwhile(previous=written, following=following) -> None:
+            reading = following and _read_beside(
+                partial(survivorship_inputs, model, following), beside
+            )
             if previous is not None:
                 write(*previous)
-            state["read"] = following and survivorship_inputs(model, following)
+            state["read"] = reading and reading()
 
         outcomes = fork_map(
             _survivorship_outcome,
@@ -233,6 +242,38 @@ def finish_survivorship(entity: str, progress=None, *, slice_size: int = 5_000) 
     write(*written)
     rows.filter(pk__lte=last).delete()
     return len(due)
+
+
+def _read_beside(read: Callable[[], object], beside: bool) -> Callable[[], object]:
+    """With `beside`, start `read()` on a connection of its own, in a thread, while this one
+    goes on; returns a function that waits for it and gives its result (or raises what it
+    raised). Without, `read` itself: it runs when its result is asked for.
+
+    For PostgreSQL, where the server works for each connection on a core of its own (on
+    SQLite both would be served in this process). The caller vouches that another connection
+    sees every row `read` needs: it sees only what is committed."""
+    if not beside:
+        return read
+    result: dict = {}
+
+    def run() -> None:
+        try:
+            result["value"] = read()
+        except BaseException as exc:  # raised again in the thread that asks
+            result["error"] = exc
+        finally:
+            connections.close_all()  # this thread's own
+
+    thread = threading.Thread(target=run, name="concord-read", daemon=True)
+    thread.start()
+
+    def wait():
+        thread.join()
+        if "error" in result:
+            raise result["error"]
+        return result["value"]
+
+    return wait
 
 
 def _survivorship_outcome(index: int) -> tuple:
@@ -349,12 +390,28 @@ def _stored_records(candidates: list[list[int]], golden_field: str) -> tuple[dic
     field converters per row) this was a sixth of a 1M SQLite import at 550,000 records.
     """
     wanted = {other_id for chosen in candidates for other_id in chosen if other_id > 0}
+    ordered = sorted(wanted)
+    half = len(ordered) // 2
+    # On PostgreSQL the second half is read on a connection of its own, beside the first: the
+    # server serves each on a core of its own (one connection left one core idle for 40 s of
+    # a 1M import). Only where the chunk's transaction is the only one open: it has written
+    # nothing yet, so the other connection sees every row this one does.
+    beside = connection.vendor == "postgresql" and len(connection.atomic_blocks) == 1
+    reading = _read_beside(partial(_read_profiles, ordered[half:], golden_field), beside)
+    stored = _read_profiles(ordered[:half], golden_field)
+    stored.update(reading())
+    return stored, wanted.difference(stored)
+
+
+def _read_profiles(ids: list[int], golden_field: str) -> dict:
+    """id -> (profile as JSON text, golden id) of the records among `ids` that have a golden
+    record (see `_stored_records`)."""
     stored = {}
     column = SourceRecord._meta.get_field(golden_field).column
     quote = connection.ops.quote_name
     native = connection.features.has_native_uuid_field
     with connection.cursor() as cursor:
-        for chunk in _chunks(sorted(wanted), 1000):
+        for chunk in _chunks(ids, 1000):
             condition, params = id_filter("id", chunk)
             cursor.execute(
                 f"SELECT {quote('id')}, CAST({quote('profile')} AS text), {quote(column)} "  # noqa: S608
@@ -366,7 +423,7 @@ def _stored_records(candidates: list[list[int]], golden_field: str) -> tuple[dic
                 if not native:
                     golden_id = uuid.UUID(golden_id)
                 stored[record_id] = (profile, golden_id)
-    return stored, wanted.difference(stored)
+    return stored
 
 
 def _key_totals(entity: str, flat: list[str], hashes: np.ndarray, run: RunKeys) -> np.ndarray:
@@ -383,11 +440,11 @@ def _key_totals(entity: str, flat: list[str], hashes: np.ndarray, run: RunKeys) 
 def _ingest_fresh(
     entity: str, fresh: list, settings: MatchSettings, run: RunKeys, pending: set | None
 ) -> tuple:
-    """Match and write new records; returns (outcomes, [(record id, keys)], newest key row id,
-    golden ids newly due for survivorship). With `pending`, golden records of earlier chunks
-    that gained records are recorded as due (see `bulk_ingest`) instead of recomputed; the
-    caller adds them to the set once the chunk has committed, so that it never names a record
-    whose row was rolled back."""
+    """Match and write new records; returns (outcomes, the written keys as `RunKeys.add_hashed`
+    takes them, newest key row id, golden ids newly due for survivorship). With `pending`,
+    golden records of earlier chunks that gained records are recorded as due (see
+    `bulk_ingest`) instead of recomputed; the caller adds them to the set once the chunk has
+    committed, so that it never names a record whose row was rolled back."""
     model = golden_model(entity)
     golden_field = "customer" if entity == Entity.CUSTOMER else "product"
     comparisons, weights = comparisons_for(entity), weights_for(settings)
@@ -432,7 +489,8 @@ def _ingest_fresh(
         _existing_postings(entity, wanted, run),
         run.postings(),
     )
-    del flat, held, totals, retrievable, owner, term, looked_up, wanted
+    key_hashes_held, key_counts_held = held  # kept for `RunKeys.add_hashed`
+    del flat, held, totals, owner, term, looked_up, wanted
     stored, unusable = _stored_records(candidates, golden_field)
     if unusable:  # rare; checking every candidate of every record cost 5% of a 1M import
         candidates = [  # a stored record without a golden record (being re-matched) is no
@@ -637,7 +695,11 @@ def _ingest_fresh(
     if pending is not None:
         due = existing_touched - live_new - pending
         insert_rows(PendingSurvivorship, [{"entity": entity, "golden_id": g} for g in due])
-    written = [(record.id, keys) for record, (_, _, _, keys) in zip(records, prepared, strict=True)]
+    written = (
+        np.repeat(np.asarray(ids, dtype=np.int64), key_counts_held),
+        key_hashes_held,
+        retrievable,
+    )
     return outcomes, written, mark, due
 
 

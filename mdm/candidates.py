@@ -8,6 +8,9 @@ real-time path compares. Counted record by record in Python, forked over two cor
 50,000-row chunks of a 100,000-record load took 2.7 s and 3.4 s of wall time; here, on one
 core, 1.8 s and 2.2 s on their captured inputs (1.4 s each within a load). The lists are the
 same as the `Counter`'s (checked on those chunks, and in the tests on random ones with ties).
+The last chunk of a 200,000-record load then took 2.8 s; stable sorts (which run faster on
+the sorted-by-record codes), ids shifted instead of ranked, and the slices on both cores
+brought it to 1.1 s with the same lists (the 1M PostgreSQL load's candidates: 67.5 -> 29.8 s).
 
 Keys are compared by their 64-bit hash (`keyindex.key_hashes`), as `RunKeys` does: a collision
 only adds a candidate, it decides nothing.
@@ -26,7 +29,9 @@ from mdm.matching.blocking import (
     MAX_POSTINGS,
     MAX_SINGLE_KEY_CANDIDATES,
 )
+from mdm.parallel import fork_map, shared
 
+ID_BITS = 30  # candidate ids spanning more are made dense first (see `chunk_candidates`)
 SLICE_RECORDS = 2000  # records whose postings are counted together: 214 MB at the peak of a
 # 50,000-row chunk of 100,000 records against 295 MB with 5,000, and no slower
 
@@ -114,18 +119,31 @@ def chunk_candidates(
     key_column = np.concatenate(key_parts)
     order = np.argsort(key_column, kind="stable")  # keeps each part's order within a key
     posting_ids = np.concatenate(id_parts)[order]
-    # Record ids made dense (0, 1, ...), so that a record, a candidate and a position in the
-    # stream fit in one integer, sorted with one call.
-    distinct, dense = np.unique(posting_ids, return_inverse=True)
+    # Record ids made small and non-negative, so that a record, a candidate and a position in
+    # the stream fit in one integer, sorted with one call: shifted by the smallest (the ids of
+    # a hub of many million records still fit), else made dense (0, 1, ...), which takes a
+    # sort of all the postings (0.4 s of a 50,000-row chunk).
+    lowest = int(posting_ids.min()) if len(posting_ids) else 0
+    span = int(posting_ids.max()) - lowest if len(posting_ids) else 0
+    if span.bit_length() <= ID_BITS:
+        dense = posting_ids - lowest
+    else:
+        span = len(np.unique(posting_ids)) - 1
+        dense = np.unique(posting_ids, return_inverse=True)[1]
     offsets = np.zeros(len(wanted) + 1, dtype=np.int64)
     np.cumsum(np.bincount(key_column, minlength=len(wanted)), out=offsets[1:])
 
-    id_bits = max(len(distinct) - 1, 1).bit_length()
+    id_bits = max(span, 1).bit_length()
     bounds = np.searchsorted(owner, np.arange(0, size + SLICE_RECORDS, SLICE_RECORDS))
-    postings = (posting_ids, dense, offsets, id_bits)
-    for start, end in pairwise(bounds.tolist()):
-        if start < end:
-            _choose(chosen, owner[start:end], key_of[start:end], postings)
+    # The slices are independent: on both cores (the arrays reach the workers by the fork).
+    found = fork_map(
+        _choose_slice,
+        [(start, end) for start, end in pairwise(bounds.tolist()) if start < end],
+        data={"owner": owner, "key_of": key_of, "postings": (posting_ids, dense, offsets, id_bits)},
+        minimum=2,
+    )
+    for first, lists in found:
+        chosen[first : first + len(lists)] = lists
     return chosen
 
 
@@ -135,8 +153,17 @@ def _positions(sorted_values: np.ndarray, values: np.ndarray) -> np.ndarray:
     return np.where(sorted_values[at] == values, at, -1)
 
 
-def _choose(chosen: list, owner: np.ndarray, key_of: np.ndarray, postings: tuple) -> None:
-    """Fill in `chosen` for the records `owner` names (ascending), which look up `key_of`."""
+def _choose_slice(bounds: tuple[int, int]) -> tuple[int, list[list[int]]]:
+    """(first record, the candidates of each record from it on) of one slice of the lookups
+    (see `chunk_candidates`; runs in a worker for a chunk of several slices)."""
+    data = shared()
+    start, end = bounds
+    return _choose(data["owner"][start:end], data["key_of"][start:end], data["postings"])
+
+
+def _choose(owner: np.ndarray, key_of: np.ndarray, postings: tuple) -> tuple[int, list]:
+    """(first record, candidates of each record from it to the last) for the records `owner`
+    names (ascending), which look up `key_of`."""
     posting_ids, dense, offsets, id_bits = postings
     lengths = offsets[key_of + 1] - offsets[key_of]
     at = ranges(offsets[key_of], lengths)
@@ -147,7 +174,7 @@ def _choose(chosen: list, owner: np.ndarray, key_of: np.ndarray, postings: tuple
     keep = (ids > 0) | (-1 - ids < owner + first)
     ids, dense, owner = ids[keep], dense[keep], owner[keep]
     if not len(ids):
-        return
+        return first, []
     position_bits = (len(ids) - 1).bit_length() or 1
     record_bits = int(owner[-1]).bit_length() or 1
     if record_bits + id_bits + position_bits > 62:  # not with SLICE_RECORDS records
@@ -155,7 +182,8 @@ def _choose(chosen: list, owner: np.ndarray, key_of: np.ndarray, postings: tuple
     # Sorted by record, candidate and position: each (record, candidate) is a run of entries,
     # its length the keys they share, its first entry the position first met.
     code = np.sort(
-        (((owner << id_bits) | dense) << position_bits) | np.arange(len(ids), dtype=np.int64)
+        (((owner << id_bits) | dense) << position_bits) | np.arange(len(ids), dtype=np.int64),
+        kind="stable",
     )
     pair = code >> position_bits
     starts = np.flatnonzero(np.r_[True, pair[1:] != pair[:-1]])
@@ -165,7 +193,9 @@ def _choose(chosen: list, owner: np.ndarray, key_of: np.ndarray, postings: tuple
     # Per record: most shared keys first, then in the order first met (as `most_common`).
     shared_bits = int(shared.max()).bit_length()
     fewer = (1 << shared_bits) - 1 - shared
-    ranked = np.sort((((record << shared_bits) | fewer) << position_bits) | first_met)
+    ranked = np.sort(
+        (((record << shared_bits) | fewer) << position_bits) | first_met, kind="stable"
+    )
     record = ranked >> (shared_bits + position_bits)
     shared = (1 << shared_bits) - 1 - ((ranked >> position_bits) & ((1 << shared_bits) - 1))
     candidate = ids[ranked & ((1 << position_bits) - 1)]
@@ -178,5 +208,7 @@ def _choose(chosen: list, owner: np.ndarray, key_of: np.ndarray, postings: tuple
     record, candidate = record[keep], candidate[keep]
     edges = np.r_[0, np.flatnonzero(record[1:] != record[:-1]) + 1, len(record)].tolist()
     records, candidates = record.tolist(), candidate.tolist()
+    lists: list[list[int]] = [[] for _ in range(records[-1] + 1)]
     for start, end in pairwise(edges):
-        chosen[first + records[start]] = candidates[start:end]
+        lists[records[start]] = candidates[start:end]
+    return first, lists

@@ -48,6 +48,30 @@ def test_bulk_import_builds_the_same_golden_records_as_record_by_record(generate
     assert _clusters() == one_by_one
 
 
+@pytest.mark.django_db(transaction=True)  # another connection sees only what is committed
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="a second connection on PostgreSQL")
+def test_candidates_read_on_a_second_connection_give_the_same_golden_records(
+    generated, monkeypatch
+):
+    import threading
+
+    from mdm import batch
+
+    _load(generated, "--per-record")
+    one_by_one = _clusters()
+    readers = []
+    real = batch._read_profiles
+
+    def reading(ids, golden_field):
+        readers.append((threading.current_thread().name, len(ids)))
+        return real(ids, golden_field)
+
+    monkeypatch.setattr(batch, "_read_profiles", reading)
+    assert _reload_keeping_weights(lambda: _load(generated, "--chunk", "40")) == one_by_one
+    assert any(name == "concord-read" and size for name, size in readers)
+    assert any(name != "concord-read" and size for name, size in readers)
+
+
 def test_bulk_import_takes_the_bulk_path(generated, settings):
     # A failing bulk chunk falls back to record-by-record ingest, which hides the failure from
     # the results; the command says so on stderr.
@@ -433,6 +457,29 @@ def test_a_load_in_chunks_works_out_each_golden_record_once_with_the_values_of_e
     assert _golden_values() == each_chunk
     assert len(worked_out) > 14 and len(worked_out) == len(set(worked_out))  # once each
     assert not PendingSurvivorship.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)  # another connection sees only what is committed
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="a second connection on PostgreSQL")
+def test_the_end_pass_reads_on_a_connection_of_its_own_and_gives_the_same_values(
+    generated, monkeypatch, settings
+):
+    import threading
+
+    from mdm import batch
+
+    readers = []
+    real = batch.survivorship_inputs
+
+    def reading(model, golden_ids):
+        readers.append(threading.current_thread().name)
+        return real(model, golden_ids)
+
+    monkeypatch.setattr(batch, "survivorship_inputs", reading)
+    test_a_load_in_chunks_works_out_each_golden_record_once_with_the_values_of_each_chunk(
+        generated, monkeypatch, settings
+    )
+    assert readers.count("concord-read") >= 2  # every slice after the first
 
 
 def test_finishing_survivorship_leaves_the_records_another_import_names_meanwhile(

@@ -6,7 +6,13 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from mdm.candidates import SLICE_RECORDS, chunk_candidates, ranges, retrieval_positions
+from mdm.candidates import (
+    ID_BITS,
+    SLICE_RECORDS,
+    chunk_candidates,
+    ranges,
+    retrieval_positions,
+)
 from mdm.keyindex import key_hashes
 from mdm.matching.blocking import MAX_POSTINGS, choose_candidates, retrieval_keys
 from mdm.matching.profile import is_retrieval_key
@@ -85,6 +91,22 @@ def test_candidates_of_more_records_than_a_slice_count_across_slices():
     assert found == _one_by_one(retrieval, keys, {}, {})
     # The second slice's first records meet the first slice's last ones.
     assert any(-1 - other < SLICE_RECORDS for other in found[SLICE_RECORDS + 1])
+
+
+def test_candidates_with_ids_too_far_apart_to_pack_are_chosen_alike():
+    # Stored ids across more than ID_BITS: made dense first, else they would not pack into 62
+    # bits with a record and a position.
+    size = 50
+    keys = [[f"pc:{index // 5}", f"st:{index % 7}"] for index in range(size)]
+    held = (key_hashes([key for own in keys for key in own]), np.asarray([2] * size))
+    stored = {f"pc:{group}": [1 + group, (1 << (ID_BITS + 23)) + group] for group in range(10)}
+    stored["st:3"] = [1 << (ID_BITS + 25), 2, 3]
+    run = {"st:1": [1 << (ID_BITS + 24)]}
+    found = chunk_candidates(
+        _looked_up(keys), held, _arrays(stored, sort=False), _arrays(run, sort=True)
+    )
+    assert found == _one_by_one(keys, keys, stored, run)
+    assert any(other >= 1 << ID_BITS for chosen in found for other in chosen)
 
 
 def test_ranges_concatenate_the_spans():
