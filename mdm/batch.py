@@ -10,15 +10,13 @@ real-time path, one by one, so their merge and suppression rules stay in one pla
 from __future__ import annotations
 
 import math
-import threading
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
-from django.db import connection, connections, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from mdm.bulkwrite import id_filter, insert_rows, json_loads, reserve_ids
@@ -59,7 +57,7 @@ from mdm.models import (
     SourceRecord,
     golden_model,
 )
-from mdm.parallel import collector_paused, fork_map, shared
+from mdm.parallel import beside_connection, collector_paused, fork_map, shared
 from mdm.records import aware_utc, fingerprint
 from mdm.survivorship import (
     apply_survivorship_many,
@@ -225,7 +223,7 @@ def finish_survivorship(entity: str, progress=None, *, slice_size: int = 5_000) 
         inputs = state["read"]
 
         def meanwhile(previous=written, following=following) -> None:
-            reading = following and _read_beside(
+            reading = following and beside_connection(
                 partial(survivorship_inputs, model, following), beside
             )
             if previous is not None:
@@ -242,38 +240,6 @@ def finish_survivorship(entity: str, progress=None, *, slice_size: int = 5_000) 
     write(*written)
     rows.filter(pk__lte=last).delete()
     return len(due)
-
-
-def _read_beside(read: Callable[[], object], beside: bool) -> Callable[[], object]:
-    """With `beside`, start `read()` on a connection of its own, in a thread, while this one
-    goes on; returns a function that waits for it and gives its result (or raises what it
-    raised). Without, `read` itself: it runs when its result is asked for.
-
-    For PostgreSQL, where the server works for each connection on a core of its own (on
-    SQLite both would be served in this process). The caller vouches that another connection
-    sees every row `read` needs: it sees only what is committed."""
-    if not beside:
-        return read
-    result: dict = {}
-
-    def run() -> None:
-        try:
-            result["value"] = read()
-        except BaseException as exc:  # raised again in the thread that asks
-            result["error"] = exc
-        finally:
-            connections.close_all()  # this thread's own
-
-    thread = threading.Thread(target=run, name="concord-read", daemon=True)
-    thread.start()
-
-    def wait():
-        thread.join()
-        if "error" in result:
-            raise result["error"]
-        return result["value"]
-
-    return wait
 
 
 def _survivorship_outcome(index: int) -> tuple:
@@ -397,7 +363,7 @@ def _stored_records(candidates: list[list[int]], golden_field: str) -> tuple[dic
     # a 1M import). Only where the chunk's transaction is the only one open: it has written
     # nothing yet, so the other connection sees every row this one does.
     beside = connection.vendor == "postgresql" and len(connection.atomic_blocks) == 1
-    reading = _read_beside(partial(_read_profiles, ordered[half:], golden_field), beside)
+    reading = beside_connection(partial(_read_profiles, ordered[half:], golden_field), beside)
     stored = _read_profiles(ordered[:half], golden_field)
     stored.update(reading())
     return stored, wanted.difference(stored)

@@ -5,6 +5,7 @@ is pickled on the way in; only the (small) results travel back. Workers never to
 database. Where forking is impossible or not worth it (a django-q2 worker is a daemon process
 and may not have children; a small batch) the same function runs in this process.
 `MDM_WORKERS` caps the number of processes (default: the number of cores; 1 turns it off).
+`beside_connection` runs database work in a thread on a second connection (PostgreSQL).
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ import os
 import pickle
 import shutil
 import tempfile
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 
 from django.conf import settings
+from django.db import connections
 
 MINIMUM_ITEMS = 2000  # below this the fork costs more than it saves
 _shared: dict = {}
@@ -79,6 +82,39 @@ def fork_map(
         return [result for part in parts for result in part]
     finally:
         _shared.clear()
+
+
+def beside_connection(work: Callable[[], object], beside: bool) -> Callable[[], object]:
+    """With `beside`, start `work()` on a database connection of its own, in a thread, while
+    this one goes on; returns a function that waits for it and gives its result (or raises
+    what it raised). Without, `work` itself: it runs when its result is asked for.
+
+    For PostgreSQL, where the server works for each connection on a core of its own (on
+    SQLite both would be served in this process, and writers exclude each other). The caller
+    vouches that another connection sees every row `work` needs: it sees only what is
+    committed; and that the two do not wait for each other's locks."""
+    if not beside:
+        return work
+    result: dict = {}
+
+    def run() -> None:
+        try:
+            result["value"] = work()
+        except BaseException as exc:  # raised again in the thread that asks
+            result["error"] = exc
+        finally:
+            connections.close_all()  # this thread's own
+
+    thread = threading.Thread(target=run, name="concord-beside", daemon=True)
+    thread.start()
+
+    def wait():
+        thread.join()
+        if "error" in result:
+            raise result["error"]
+        return result["value"]
+
+    return wait
 
 
 def ahead(produce: Callable[[], Iterable], *, depth: int = 2, nice: int = 10) -> Iterator:

@@ -68,8 +68,8 @@ def test_candidates_read_on_a_second_connection_give_the_same_golden_records(
 
     monkeypatch.setattr(batch, "_read_profiles", reading)
     assert _reload_keeping_weights(lambda: _load(generated, "--chunk", "40")) == one_by_one
-    assert any(name == "concord-read" and size for name, size in readers)
-    assert any(name != "concord-read" and size for name, size in readers)
+    assert any(name == "concord-beside" and size for name, size in readers)
+    assert any(name != "concord-beside" and size for name, size in readers)
 
 
 def test_bulk_import_takes_the_bulk_path(generated, settings):
@@ -479,7 +479,7 @@ def test_the_end_pass_reads_on_a_connection_of_its_own_and_gives_the_same_values
     test_a_load_in_chunks_works_out_each_golden_record_once_with_the_values_of_each_chunk(
         generated, monkeypatch, settings
     )
-    assert readers.count("concord-read") >= 2  # every slice after the first
+    assert readers.count("concord-beside") >= 2  # every slice after the first
 
 
 def test_finishing_survivorship_leaves_the_records_another_import_names_meanwhile(
