@@ -128,8 +128,8 @@ def chunk_candidates(
     if span.bit_length() <= ID_BITS:
         dense = posting_ids - lowest
     else:
-        span = len(np.unique(posting_ids)) - 1
-        dense = np.unique(posting_ids, return_inverse=True)[1]
+        distinct, dense = np.unique(posting_ids, return_inverse=True)
+        span = len(distinct) - 1
     offsets = np.zeros(len(wanted) + 1, dtype=np.int64)
     np.cumsum(np.bincount(key_column, minlength=len(wanted)), out=offsets[1:])
 
