@@ -19,7 +19,7 @@ import numpy as np
 from django.db import connection, transaction
 from django.utils import timezone
 
-from mdm.bulkwrite import id_filter, insert_rows, json_loads, reserve_ids
+from mdm.bulkwrite import JsonText, id_filter, insert_rows, json_dumps, json_loads, reserve_ids
 from mdm.candidates import chunk_candidates, retrieval_positions
 from mdm.ingest import IngestAction, ingest_record
 from mdm.keyindex import (
@@ -618,7 +618,6 @@ def _ingest_fresh(
                     "system": record.system,
                     "external_id": record.external_id,
                     "attributes": record.attributes,
-                    "raw": {},
                     "profile": record.profile,
                     "fingerprint": record.fingerprint,
                     "source_modified_at": record.source_modified_at,
@@ -669,12 +668,12 @@ def _ingest_fresh(
     return outcomes, written, mark, due
 
 
-def _survive_group(index: int) -> tuple[dict, dict]:
+def _survive_group(index: int) -> tuple[dict, str]:
     """The surviving values (None left out) and provenance of one new golden record."""
     data = shared()
     survivors = survive(data["entity"], data["groups"][index], overrides=data["overrides"])
     values = {name: item.value for name, item in survivors.items() if item.value is not None}
-    return values, provenance_map(survivors)
+    return values, json_dumps(provenance_map(survivors))  # text travels back cheaper
 
 
 def _write_new_goldens(model, entity, live_new, records: list[_NewRecord], meanwhile) -> None:
@@ -697,7 +696,9 @@ def _write_new_goldens(model, entity, live_new, records: list[_NewRecord], meanw
     )
     for golden_id, (values, sources) in zip(ordered, survived, strict=True):
         goldens.append({"id": golden_id, **values})
-        provenance.append({"entity": entity, "golden_id": golden_id, "attributes": sources})
+        provenance.append(
+            {"entity": entity, "golden_id": golden_id, "attributes": JsonText(sources)}
+        )
         history.append(
             {
                 "entity": entity,

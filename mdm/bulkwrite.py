@@ -9,8 +9,11 @@ reserved up front, so callers know every new row's primary key without RETURNING
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
+from operator import itemgetter
 
 import orjson
 from django.conf import settings
@@ -33,6 +36,26 @@ def json_dumps(value) -> str:
 
 
 json_loads = orjson.loads
+
+
+class JsonText(str):
+    """A JSON value already written as text by `json_dumps`, for a JSON column without an
+    encoder: `insert_rows` and `update_rows` store it as it is. A forked worker that hands
+    back its result as this text spares the process it reports to unpickling every dict of
+    it: the provenance of a 200,000-record import's new golden records took 2.2 s to pickle
+    and 2.2 s to unpickle as dicts, 1.0 s and 0.5 s as text."""
+
+    __slots__ = ()
+
+
+def _json_text(value) -> str | None:
+    if value is None:
+        return None
+    return value if type(value) is JsonText else json_dumps(value)
+
+
+def _json_as_text(value) -> str:
+    return str(value)  # a plain copy of the JSON text, for `Jsonb`
 
 
 @contextmanager
@@ -70,35 +93,51 @@ def id_filter(column: str, ids: list[int]) -> tuple[str, list]:
     return f"{quote(column)} IN ({', '.join(['%s'] * len(ids))})", list(ids)
 
 
-def _converter(field: models.Field):
-    """A function turning a Python value into what the driver takes for this column."""
+def _converter(field: models.Field, *, copy: bool = False):
+    """A function turning a Python value into what the driver takes for this column, or None
+    where the value goes as it is. With `copy`, for PostgreSQL's COPY, which takes every
+    value as text: JSON goes as its text, as the `Jsonb` wrapper would have written it, without
+    one wrapper object and one call through it per value (a fifth of the client's time on a
+    batch import's source records)."""
     ops = connection.ops
     if isinstance(field, models.JSONField):
         encoder = field.encoder
-        if encoder is None and connection.vendor == "postgresql":
+        postgresql = connection.vendor == "postgresql"
+        if encoder is None and postgresql and not copy:
             from psycopg.types.json import Jsonb
 
-            return lambda value: None if value is None else Jsonb(value, dumps=json_dumps)
+            def jsonb(value):
+                if value is None:
+                    return None
+                written = type(value) is JsonText
+                return Jsonb(value, dumps=_json_as_text if written else json_dumps)
+
+            return jsonb
         if encoder is None:
-            return lambda value: None if value is None else json_dumps(value)
+            return _json_text
+        if postgresql and copy:
+            dumps = partial(json.dumps, cls=encoder)  # what `adapt_json_value` wraps
+            return lambda value: None if value is None else dumps(value)
 
         def json_value(value):
             return None if value is None else ops.adapt_json_value(value, encoder)
 
         return json_value
     if isinstance(field, models.DateTimeField):
+        if connection.vendor == "postgresql":
+            return None  # taken as it is (`adapt_datetimefield_value` returns it)
         return ops.adapt_datetimefield_value
     if isinstance(field, models.UUIDField) or (
         field.is_relation and isinstance(field.target_field, models.UUIDField)
     ):
         if connection.features.has_native_uuid_field:
-            return lambda value: value
+            return None
         return lambda value: None if value is None else value.hex
     if isinstance(field, models.DecimalField):
         return lambda value: ops.adapt_decimalfield_value(
             value, field.max_digits, field.decimal_places
         )
-    return lambda value: value
+    return None
 
 
 def reserve_ids(model: type[models.Model], count: int) -> list[int]:
@@ -113,11 +152,19 @@ def reserve_ids(model: type[models.Model], count: int) -> list[int]:
     column = model._meta.pk.column
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
+            # The sequence named once: inside `nextval` its name was looked up again for
+            # every id (0.19 s for 50,000, against 0.02 s). The ids come back as a range
+            # unless another session drew some in between, when they come back one by one.
+            cursor.execute("SELECT pg_get_serial_sequence(%s, %s)", [table, column])
+            sequence = cursor.fetchone()[0]
             cursor.execute(
-                "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-                [table, column, count],
+                "SELECT min(id), max(id), CASE WHEN max(id) - min(id) + 1 = count(*) THEN NULL "
+                "ELSE array_agg(id) END FROM (SELECT nextval(%s::regclass) AS id "
+                "FROM generate_series(1, %s)) AS drawn",
+                [sequence, count],
             )
-            return [row[0] for row in cursor.fetchall()]
+            low, high, scattered = cursor.fetchone()
+            return sorted(scattered) if scattered is not None else list(range(low, high + 1))
         quote = connection.ops.quote_name
         cursor.execute(f"SELECT COALESCE(MAX({quote(column)}), 0) FROM {quote(table)}")  # noqa: S608
         start = cursor.fetchone()[0] + 1
@@ -134,30 +181,46 @@ def insert_rows(model: type[models.Model], rows: list[dict]) -> int:
         return 0
     named = set(rows[0])
     now = timezone.now()
-    fields, getters = [], []
+    copy = connection.vendor == "postgresql"  # `write_rows` goes through COPY there
+    taken, converted = [], []  # (column, name) read from each row; (position, conversion)
+    made = []  # (column, default, conversion): a default worked out for each row
+    fixed = []  # (column, value): the same value in every row, converted once
     for field in model._meta.concrete_fields:
-        convert = _converter(field)
+        convert = _converter(field, copy=copy) or _same
         if field.name in named or field.attname in named:
-            name = field.name if field.name in named else field.attname
-            getters.append(lambda row, name=name, convert=convert: convert(row[name]))
+            if convert is not _same:
+                converted.append((len(taken), convert))
+            taken.append((field.column, field.name if field.name in named else field.attname))
         elif getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
-            stamp = convert(now)
-            getters.append(lambda row, stamp=stamp: stamp)
+            fixed.append((field.column, convert(now)))
         elif field.primary_key:
             continue  # the database numbers it
+        elif field.has_default() and field.default in (dict, list):
+            fixed.append((field.column, convert(field.get_default())))  # empty, never changed
         elif field.has_default() and callable(field.default):
-            default = field.get_default
-            getters.append(lambda row, default=default, convert=convert: convert(default()))
+            made.append((field.column, field.get_default, convert))
         else:  # a constant default, "" for text, None for nullable fields
-            constant = convert(field.get_default())
-            getters.append(lambda row, constant=constant: constant)
-        fields.append(field)
-    write_rows(
-        model._meta.db_table,
-        [field.column for field in fields],
-        (tuple(get(row) for get in getters) for row in rows),
-    )
+            fixed.append((field.column, convert(field.get_default())))
+    read = itemgetter(*[name for _, name in taken]) if taken else (lambda row: ())
+    single = len(taken) == 1
+    constants = tuple(value for _, value in fixed)
+
+    def values(row: dict) -> tuple:
+        found = read(row)
+        found = [found] if single else list(found)
+        for position, convert in converted:
+            found[position] = convert(found[position])
+        for _, default, convert in made:
+            found.append(convert(default()))
+        return (*found, *constants)
+
+    columns = [column for column, _ in taken] + [column for column, *_ in made]
+    write_rows(model._meta.db_table, columns + [column for column, _ in fixed], map(values, rows))
     return len(rows)
+
+
+def _same(value):
+    return value
 
 
 def write_rows(table: str, columns: list[str], rows, *, exact_json: bool = False) -> None:
@@ -225,12 +288,12 @@ def update_rows(model: type[models.Model], objects: list, fields: list[str]) -> 
     now = timezone.now()
     meta = model._meta
     chosen = [meta.get_field(name) for name in fields]
-    converters = [_converter(field) for field in chosen]
+    converters = [_converter(field) or _same for field in chosen]
     quote = connection.ops.quote_name
     assignments = ", ".join(f"{quote(field.column)} = %s" for field in chosen)
     # Table and column names come from the model; every value is a parameter.
     sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(meta.pk.column)} = %s"  # noqa: S608
-    pk_convert = _converter(meta.pk)
+    pk_convert = _converter(meta.pk) or _same
     rows = []
     for obj in objects:
         values = []

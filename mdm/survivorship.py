@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 
+from mdm.bulkwrite import json_dumps
 from mdm.matching import normalise
 from mdm.models import (
     Entity,
@@ -342,7 +343,8 @@ def survivorship_outcome(golden, inputs: SurvivorshipInputs, overrides: dict) ->
     changes = _apply(golden, survivors)
     wanted = provenance_map(survivors)
     stored = inputs.provenance.get(golden.pk)
-    provenance = None if stored is not None and stored[1] == wanted else wanted
+    # As text: a worker's outcomes travel back pickled (see `JsonText`).
+    provenance = None if stored is not None and stored[1] == wanted else json_dumps(wanted)
     return changes, {name: getattr(golden, name) for name in changes}, provenance
 
 
@@ -351,7 +353,7 @@ def write_survivorship(
 ) -> int:
     """Write the `survivorship_outcome` of each of `inputs.goldens`: values, history and
     provenance. Returns how many golden records changed."""
-    from mdm.bulkwrite import insert_rows, update_rows
+    from mdm.bulkwrite import JsonText, insert_rows, update_rows
 
     entity = model.ENTITY
     changed, fields, history, new_provenance, stale_provenance = [], set(), [], [], []
@@ -368,6 +370,7 @@ def write_survivorship(
             )  # fmt: skip
         if provenance is None:
             continue
+        provenance = JsonText(provenance)  # written as JSON by `survivorship_outcome`
         stored = inputs.provenance.get(golden.pk)
         if stored is None:
             new_provenance.append(
