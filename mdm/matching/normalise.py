@@ -209,7 +209,15 @@ def basic(text: str | None) -> str:
     """Lower case, no accents, punctuation to spaces, single spaces."""
     if not text:
         return ""
-    text = strip_accents(str(text)).lower().replace("&", " and ").replace("'", "")
+    if type(text) is str:
+        return _basic_text(text)
+    return _basic_text.__wrapped__(str(text))
+
+
+# Names and towns repeat from record to record: each profile asks for nine of these.
+@lru_cache(maxsize=1 << 16)
+def _basic_text(text: str) -> str:
+    text = strip_accents(text).lower().replace("&", " and ").replace("'", "")
     text = _PUNCTUATION.sub(" ", text).replace("_", " ")
     return _SPACES.sub(" ", text).strip()
 

@@ -35,15 +35,11 @@ def customer_profile(attributes: dict) -> dict:
         # A whole name in the first-name field: "John Smith" -> first "john", last "smith".
         first_raw, last_raw = first_raw.split()[0], " ".join(first_raw.split()[1:])
     prefix = "billing" if _has_address(attributes, "billing") else "shipping"
-    street = normalise.street(
-        " ".join(
-            part
-            for part in (attributes.get(f"{prefix}_line1"), attributes.get(f"{prefix}_line2"))
-            if part
-        )
-    )
-    line1 = normalise.street(attributes.get(f"{prefix}_line1"))
-    line2 = normalise.street(attributes.get(f"{prefix}_line2"))
+    lines = attributes.get(f"{prefix}_line1"), attributes.get(f"{prefix}_line2")
+    line1, line2 = normalise.street(lines[0]), normalise.street(lines[1])
+    # Both lines as one (a street abbreviation reads by its neighbours, across the two); with
+    # one line, that line (most records: a third of the work of a profile was streets).
+    street = normalise.street(" ".join(lines)) if lines[0] and lines[1] else line1 or line2
     postcode = normalise.postcode(attributes.get(f"{prefix}_postcode"), country)
     number = re.search(r"\b\d+[a-z]?\b", street)
     first = normalise.given_name(first_raw)
