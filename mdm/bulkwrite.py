@@ -9,10 +9,8 @@ reserved up front, so callers know every new row's primary key without RETURNING
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import partial
 from operator import itemgetter
 
 import orjson
@@ -52,10 +50,6 @@ def _json_text(value) -> str | None:
     if value is None:
         return None
     return value if type(value) is JsonText else json_dumps(value)
-
-
-def _json_as_text(value) -> str:
-    return str(value)  # a plain copy of the JSON text, for `Jsonb`
 
 
 @contextmanager
@@ -109,14 +103,15 @@ def _converter(field: models.Field, *, copy: bool = False):
             def jsonb(value):
                 if value is None:
                     return None
-                written = type(value) is JsonText
-                return Jsonb(value, dumps=_json_as_text if written else json_dumps)
+                return Jsonb(value, dumps=str if type(value) is JsonText else json_dumps)
 
             return jsonb
         if encoder is None:
             return _json_text
         if postgresql and copy:
-            dumps = partial(json.dumps, cls=encoder)  # what `adapt_json_value` wraps
+            from django.db.backends.postgresql.operations import get_json_dumps
+
+            dumps = get_json_dumps(encoder)  # what `adapt_json_value` wraps in `Jsonb`
             return lambda value: None if value is None else dumps(value)
 
         def json_value(value):

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 
-from mdm.bulkwrite import json_dumps
+from mdm.bulkwrite import JsonText, insert_rows, json_dumps, update_rows
 from mdm.matching import normalise
 from mdm.models import (
     Entity,
@@ -353,8 +353,6 @@ def write_survivorship(
 ) -> int:
     """Write the `survivorship_outcome` of each of `inputs.goldens`: values, history and
     provenance. Returns how many golden records changed."""
-    from mdm.bulkwrite import JsonText, insert_rows, update_rows
-
     entity = model.ENTITY
     changed, fields, history, new_provenance, stale_provenance = [], set(), [], [], []
     for golden, (changes, values, provenance) in zip(inputs.goldens, outcomes, strict=True):
