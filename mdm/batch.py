@@ -289,6 +289,7 @@ def _score_candidates(index: int) -> list[tuple]:
     results = []
     scorer, floor = data["scorer"], data["floor"]
     parsed = data["parsed"]  # this process's stored profiles, parsed when first compared
+    memo: dict = {}  # this record's term-frequency weights
     for other_id in data["candidates"][index]:
         if other_id > 0:
             other = parsed.get(other_id)
@@ -297,7 +298,7 @@ def _score_candidates(index: int) -> list[tuple]:
         else:
             other = profiles[-other_id - 1]
         if entity == Entity.CUSTOMER:
-            found = customer_levels_above(profile, other, scorer, floor, frequency)
+            found = customer_levels_above(profile, other, scorer, floor, frequency, memo)
             if found is None:
                 # Below the review threshold: no decision looks at it, so it need not travel
                 # back (9,553 of 101,323 pairs reach it at 10,000).

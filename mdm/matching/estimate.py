@@ -91,9 +91,14 @@ def _pattern(pair: tuple[int, int]) -> tuple:
     return tuple(levels[c.name] for c in comparisons_for(data["entity"]))
 
 
-def _patterns(entity: str, profiles: list[dict], pairs: list[tuple[int, int]]) -> list[tuple]:
-    """The level pattern of each pair, computed on all cores for many pairs."""
-    return fork_map(_pattern, pairs, data={"entity": entity, "profiles": profiles})
+def _patterns(
+    entity: str, profiles: list[dict], pairs: list[tuple[int, int]], meanwhile=None
+) -> list[tuple]:
+    """The level pattern of each pair, computed on all cores for many pairs (see `fork_map`
+    for `meanwhile`)."""
+    return fork_map(
+        _pattern, pairs, data={"entity": entity, "profiles": profiles}, meanwhile=meanwhile
+    )
 
 
 def blocked_pairs(
@@ -237,7 +242,22 @@ def estimate_weights(
     draws = min(30_000, 50 * size)
     random_pairs = [(rng.randrange(size), rng.randrange(size)) for _ in range(draws)]
     random_pairs = [(left, right) for left, right in random_pairs if left != right]
-    random_patterns = Counter(_patterns(entity, profiles, random_pairs))
+    sampled_profiles, sampled_keys, sampled_systems = profiles, keys, systems
+    if size > MAX_PROFILES:
+        # The prior is a ratio of pairs, so a uniform sample of records estimates it unbiased.
+        chosen = sorted(rng.sample(range(size), MAX_PROFILES))
+        sampled_profiles = [profiles[index] for index in chosen]
+        sampled_keys = [keys[index] for index in chosen] if keys is not None else None
+        sampled_systems = [systems[index] for index in chosen] if systems is not None else None
+    spare: list = []
+    blocked: list = []
+
+    def block() -> None:  # this process's numpy work while a worker compares the random pairs
+        found = blocked_pairs(entity, sampled_profiles, max_pairs, rng, sampled_keys, spare=spare)
+        blocked.append(found)
+
+    # One after the other (0.2 s each at 10,000 records), a core waited through each.
+    random_patterns = Counter(_patterns(entity, profiles, random_pairs, meanwhile=block))
     u = {}
     for position, comparison in enumerate(comparisons):
         counts = [PRIOR_STRENGTH * value for value in comparison.u]
@@ -247,17 +267,8 @@ def estimate_weights(
         total = sum(counts)
         u[comparison.name] = [value / total for value in counts]
 
-    if size > MAX_PROFILES:
-        # The prior is a ratio of pairs, so a uniform sample of records estimates it unbiased.
-        chosen = sorted(rng.sample(range(size), MAX_PROFILES))
-        profiles = [profiles[index] for index in chosen]
-        keys = [keys[index] for index in chosen] if keys is not None else None
-        systems = [systems[index] for index in chosen] if systems is not None else None
-        size = MAX_PROFILES
-    spare: list = []
-    by_pass, distinct, total_blocked = blocked_pairs(
-        entity, profiles, max_pairs, rng, keys, spare=spare
-    )
+    profiles, systems, size = sampled_profiles, sampled_systems, len(sampled_profiles)
+    by_pass, distinct, total_blocked = blocked[0]
     # Passes overlap a lot (a true match shares many keys): compare each pair once.
     needed = sorted(set(distinct).union(*by_pass.values()))
     seen_patterns = dict(zip(needed, _patterns(entity, profiles, needed), strict=True))

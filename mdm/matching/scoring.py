@@ -446,14 +446,15 @@ def customer_levels(left: dict, right: dict, *, with_address: bool = True) -> di
 
 
 def customer_levels_above(
-    left: dict, right: dict, scorer: Scorer, floor: float, frequency=None
+    left: dict, right: dict, scorer: Scorer, floor: float, frequency=None, memo=None
 ) -> tuple[dict[str, int | None], float] | None:
     """(`customer_levels`, their log-odds), or None when the pair does not reach log-odds
     `floor`. The address is the dearest comparison, so it is skipped where the names (and, for
     other places, the levels still possible there) already rule the floor out: most pairs a
-    batch meets are neighbours with other names or namesakes elsewhere."""
+    batch meets are neighbours with other names or namesakes elsewhere. `memo`: see
+    `Scorer.log_odds`."""
     levels = customer_levels(left, right, with_address=False)
-    partial = scorer.log_odds(levels, left, frequency, ceiling=False)
+    partial = scorer.log_odds(levels, left, frequency, ceiling=False, memo=memo)
     if partial + scorer.best["address"] < floor:
         return None
     postcodes = left["postcode"], right["postcode"]
@@ -526,12 +527,9 @@ def score(
         weight = level_weights(params["m"], params["u"])[level]
         if level == 0 and comparison.term_frequency and left is not None and frequency:
             counted = frequency(comparison.term_frequency, left[comparison.term_frequency])
-            if counted is not None:
-                count, population = counted
-                m_value, u_value = params["m"][0], params["u"][0]
-                share = (count + u_value * TF_PSEUDO_COUNT) / (population + TF_PSEUDO_COUNT)
-                u_value = max(share, u_value / 10)
-                weight = math.log2(max(m_value, 1e-9) / max(u_value, 1e-12))
+            adjusted = _term_weight(params["m"][0], params["u"][0], counted)
+            if adjusted is not None:
+                weight = adjusted
         total += weight
         explanation.append(
             {
@@ -599,6 +597,20 @@ def with_ceiling(levels: dict, log_odds: float, households: bool) -> float:
     return log_odds
 
 
+_UNSEEN = object()
+
+
+def _term_weight(m_exact: float, u_exact: float, counted: tuple[int, int] | None) -> float | None:
+    """The weight of full agreement on a value held by `counted` = (records, population), or
+    None without a count (the field's average weight then)."""
+    if counted is None:
+        return None
+    count, population = counted
+    share = (count + u_exact * TF_PSEUDO_COUNT) / (population + TF_PSEUDO_COUNT)
+    u_value = max(share, u_exact / 10)
+    return math.log2(max(m_exact, 1e-9) / max(u_value, 1e-12))
+
+
 class Scorer:
     """`score` for many pairs under one set of weights: the log2(m/u) of every level is worked
     out once, and the explanation is only built when asked for (`explain`), so scoring a pair
@@ -635,19 +647,24 @@ class Scorer:
         frequency: FrequencyLookup | None = None,
         *,
         ceiling: bool = True,
+        memo: dict | None = None,
     ) -> float:
+        """The log-odds of a compared pair. `memo`, an empty dict for each `left` record and
+        passed with every pair it is scored in, keeps the term-frequency weights of its values
+        (a record's candidates mostly share its name)."""
         total = self.base
         for name, table, m_exact, u_exact, term_field in self.fields:
             level = levels.get(name)
             if level is None:
                 continue
             if level == 0 and term_field and left is not None and frequency:
-                counted = frequency(term_field, left[term_field])
-                if counted is not None:
-                    count, population = counted
-                    share = (count + u_exact * TF_PSEUDO_COUNT) / (population + TF_PSEUDO_COUNT)
-                    u_value = max(share, u_exact / 10)
-                    total += math.log2(max(m_exact, 1e-9) / max(u_value, 1e-12))
+                weight = _UNSEEN if memo is None else memo.get(name, _UNSEEN)
+                if weight is _UNSEEN:
+                    weight = _term_weight(m_exact, u_exact, frequency(term_field, left[term_field]))
+                    if memo is not None:
+                        memo[name] = weight
+                if weight is not None:
+                    total += weight
                     continue
             total += table[level]
         return with_ceiling(levels, total, self.households) if ceiling else total

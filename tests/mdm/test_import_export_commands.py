@@ -54,6 +54,50 @@ def test_a_file_of_several_chunks_read_ahead_reports_bad_rows_the_same(tmp_path,
                      stdout=StringIO(), stderr=StringIO())  # fmt: skip
 
 
+def test_a_file_estimated_whole_in_one_chunk_is_read_once_into_the_same_items(
+    tmp_path, monkeypatch
+):
+    """The pass that estimates the weights on the whole file hands its parsed rows, attributes
+    and profiles on when the file is one chunk: the items are those a second read makes, and
+    a bad row is reported once."""
+    from mdm.batch import BatchItem
+    from mdm.management.commands import import_records
+    from mdm.management.commands.import_records import Command
+
+    monkeypatch.setattr(import_records, "ESTIMATE_FROM_FILE_ROWS", 2)
+    reads, loaded = [], []
+    rows, bulk = Command._rows, Command._bulk
+
+    def counted(self, file):
+        reads.append(file)
+        yield from rows(self, file)
+
+    def captured(self, items, *args):
+        loaded.extend(items)
+        return bulk(self, items, *args)
+
+    monkeypatch.setattr(Command, "_rows", counted)
+    monkeypatch.setattr(Command, "_bulk", captured)
+    out, err = _import(tmp_path, HEADER + ROWS)
+    assert len(reads) == 1
+    assert "Estimated match weights from 3 rows" in out and "Imported 3/4 rows" in out
+    assert err.count("line 4: source_system and source_id are required") == 1
+    command = Command()
+    command.entity, command.prepared = "customer", {}
+    command.parse, command.flatten = (
+        import_records.customer_from_row,
+        import_records.customer_attributes,
+    )
+    again = [
+        (line, BatchItem(*fields))
+        for _, items, _ in command._item_chunks(
+            str(tmp_path / "records.csv"), prepare=True, size=10
+        )
+        for line, fields in items
+    ]
+    assert [line for line, _ in loaded] == [2, 3, 5] and loaded == again
+
+
 def test_the_read_ahead_process_is_forked_at_once_while_the_heap_is_small(tmp_path, settings):
     import multiprocessing
 

@@ -74,11 +74,13 @@ def test_swapped_first_and_last_names_still_agree():
     assert (levels["first_name"], levels["last_name"]) == (0, 0)
 
 
-def test_estimated_weights_separate_agreement_from_chance():
-    rng = random.Random(3)
+def _people(seed: int, count: int, changed: str = "billing_line1") -> tuple[list[dict], int]:
+    """Profiles of `count` generated people, every third followed by a duplicate with the last
+    character of `changed` dropped; and how many duplicates there are."""
+    rng = random.Random(seed)
     given = ["anna", "brian", "chloe", "david", "ellen", "frank", "grace", "harry", "irene"]
-    profiles = []
-    for index in range(600):
+    profiles, duplicates = [], 0
+    for index in range(count):
         base = {
             "first_name": rng.choice(given),
             "last_name": "".join(
@@ -90,7 +92,13 @@ def test_estimated_weights_separate_agreement_from_chance():
         }
         profiles.append(customer_profile(base))
         if index % 3 == 0:
-            profiles.append(customer_profile({**base, "billing_line1": base["billing_line1"][:-1]}))
+            duplicates += 1
+            profiles.append(customer_profile({**base, changed: base[changed][:-1]}))
+    return profiles, duplicates
+
+
+def test_estimated_weights_separate_agreement_from_chance():
+    profiles, _ = _people(3, 600)
     weights = estimate_weights("customer", profiles)
     last = weights["fields"]["last_name"]
     assert last["m"][0] > 0.8
@@ -140,23 +148,7 @@ def test_record_without_postcode_shares_a_blocking_key_with_its_duplicate():
 
 
 def test_estimated_prior_counts_each_true_pair_once():
-    rng = random.Random(5)
-    given = ["anna", "brian", "chloe", "david", "ellen", "frank", "grace", "harry", "irene"]
-    profiles, duplicates = [], 0
-    for index in range(900):
-        base = {
-            "first_name": rng.choice(given),
-            "last_name": "".join(
-                rng.choice("bcdfghklmnprstvw") + rng.choice("aeiou") for _ in "xyz"
-            ),
-            "billing_line1": f"{rng.randrange(1, 300)} {rng.choice(given)} Road",
-            "billing_postcode": f"SW{rng.randrange(1, 30)} {rng.randrange(1, 9)}AA",
-            "billing_country": "GB",
-        }
-        profiles.append(customer_profile(base))
-        if index % 3 == 0:
-            duplicates += 1
-            profiles.append(customer_profile({**base, "billing_line1": base["billing_line1"][:-1]}))
+    profiles, duplicates = _people(5, 900)
     weights = estimate_weights("customer", profiles)
     truth = duplicates / (len(profiles) * (len(profiles) - 1) / 2)
     assert truth / 3 < weights["prior"] < truth * 3
@@ -244,6 +236,57 @@ def test_the_fast_scorer_gives_the_same_probability_as_score():
         expected, explanation = score(levels, WEIGHTS, CUSTOMER_COMPARISONS, left, frequency)
         assert abs(scorer.probability(levels, left, frequency) - expected) < 1e-12
         assert scorer.explain(levels, left, frequency) == (expected, explanation)
+
+
+def test_a_memo_of_a_records_term_weights_gives_the_same_log_odds():
+    """`Scorer.log_odds` keeps a record's term-frequency weights in `memo` for its next pairs:
+    the sums must be those worked out afresh, for every pair, bit for bit."""
+    from mdm.matching.scoring import Scorer
+
+    rng = random.Random(8)
+    scorer = Scorer(WEIGHTS, CUSTOMER_COMPARISONS)
+    asked = Counter()
+
+    def frequency(field, value):
+        asked[field] += 1
+        return (len(value) * 11, 7000) if value else None
+
+    for _ in range(40):
+        left = _profile(first_name=rng.choice(["Ann", "Bo", ""]), last_name="Lee",
+                        company_name=rng.choice(["Acme Ltd", ""]))  # fmt: skip
+        memo: dict = {}
+        for _ in range(10):
+            right = _profile(first_name=rng.choice(["Ann", "Anne", "Bo"]),
+                             last_name=rng.choice(["Lee", "Leigh"]),
+                             company_name=rng.choice(["Acme Ltd", "Acme", ""]))  # fmt: skip
+            levels = customer_levels(left, right)
+            fresh = scorer.log_odds(levels, left, frequency)
+            assert scorer.log_odds(levels, left, frequency, memo=memo) == fresh
+    asked.clear()
+    memo = {}
+    left = _profile(first_name="Ann", last_name="Lee")
+    for _ in range(5):
+        scorer.log_odds(customer_levels(left, left), left, frequency, memo=memo)
+    assert asked == {"first": 1, "last": 1}  # once per field for the record, not per pair
+
+
+def test_the_estimate_is_the_same_on_one_core_and_on_two(settings, monkeypatch):
+    """The blocked pairs are drawn in this process while a worker compares the random pairs;
+    what is drawn, from the same generator in the same order, must not change (also when the
+    records are sampled first)."""
+    import mdm.matching.estimate as estimate
+
+    profiles, _ = _people(4, 700, changed="first_name")
+    rng = random.Random(4)
+    systems = [rng.choice(["crm", "shop"]) for _ in profiles]
+    for limit in (estimate.MAX_PROFILES, 500):
+        monkeypatch.setattr(estimate, "MAX_PROFILES", limit)
+        found = []
+        for workers in (1, 2):
+            settings.MDM_WORKERS = workers
+            found.append(estimate_weights("customer", profiles, systems=systems))
+        assert found[0] == found[1]
+        assert found[0]["population"] == min(limit, len(profiles))
 
 
 def test_pairs_skipped_before_the_address_could_never_reach_the_threshold():

@@ -152,10 +152,12 @@ class Command(BaseCommand):
                     sample.append((line, row))
                 elif (slot := rng.randrange(total)) < MAX_PROFILES:
                     sample[slot] = (line, row)
-            parsed = self._parse(sample, [])
+            sample_errors: list[tuple[int, str]] = []
+            parsed = self._parse(sample, sample_errors)
             if len(parsed) >= ESTIMATE_FROM_FILE_ROWS:
                 with collector_paused():
-                    prepared = self._profiles([self.flatten(item) for _, item in parsed])
+                    flat = [self.flatten(item) for _, item in parsed]
+                    prepared = self._profiles(flat)
                     weights = estimate_weights(
                         entity,
                         [profile for profile, _ in prepared],
@@ -165,9 +167,13 @@ class Command(BaseCommand):
                 settings = store_weights(entity, weights, len(prepared))
                 self.stdout.write(f"Estimated match weights from {len(prepared)} rows of the file.")
                 if total <= MAX_PROFILES and chunks is None:  # the sample is the whole file
-                    self.prepared = {
-                        line: profile for (line, _), profile in zip(parsed, prepared, strict=True)
-                    }
+                    if total <= self.chunk:  # and one chunk: it need not be read again
+                        chunks = iter([(total, self._ready(parsed, flat, prepared), sample_errors)])
+                    else:
+                        self.prepared = {
+                            line: profile
+                            for (line, _), profile in zip(parsed, prepared, strict=True)
+                        }
             del sample, parsed
         outcomes: Counter = Counter()
         started = time.monotonic()
@@ -327,6 +333,27 @@ class Command(BaseCommand):
                         item.digest = fingerprint(item.attributes)
                 fields = [(line, _fields(item)) for line, item in items]
             yield len(chunk), fields, errors
+
+    @staticmethod
+    def _ready(parsed: list, flat: list[dict], prepared: list) -> list[tuple[int, tuple]]:
+        """The items of a file the weights were estimated on whole, as `_item_chunks` makes
+        them, from that pass's parsed rows, attributes and profiles (reading the file again
+        took 0.2 s of a 10,000-record import)."""
+        with collector_paused():
+            return [
+                (
+                    line,
+                    (
+                        item.source_system.strip(),
+                        item.external_id.strip(),
+                        attributes,
+                        item.source_modified_at,
+                        profile,
+                        fingerprint(attributes),
+                    ),
+                )
+                for (line, item), attributes, profile in zip(parsed, flat, prepared, strict=True)
+            ]
 
     def _per_record(self, items, settings, outcomes, errors) -> None:
         build_postings_index()  # a fallback after a failed chunk: the real-time path needs it
