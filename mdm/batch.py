@@ -112,6 +112,7 @@ def bulk_ingest(
     set and recorded in `PendingSurvivorship`. Without it, it runs in the chunk.
     """
     settings = settings or MatchSettings.for_entity(entity)
+    ongoing = run is not None  # an import of several chunks, which waits for what it starts
     run = run or RunKeys(entity)
     outcomes: Counter = Counter()
     known = _known_fingerprints(entity, items)
@@ -143,7 +144,18 @@ def bulk_ingest(
             # Each time the entity's records have doubled: the planner scales what it knows
             # by the tables' sizes, so growth alone does not mislead it, and on PostgreSQL at
             # a million records the ANALYZE of the four tables took 5-6 s of every chunk.
-            refresh_statistics(entity)
+            # On PostgreSQL it runs on a connection of its own while the next chunk is matched
+            # (the planner keeps the figures of half the records meanwhile); the import waits
+            # for it before the next one and at its end (`RunKeys.statistics_refreshed`).
+            run.statistics_refreshed()
+            beside = (
+                ongoing and connection.vendor == "postgresql" and not connection.in_atomic_block
+            )
+            refresh = beside_connection(partial(refresh_statistics, entity), beside)
+            if beside:
+                run.analysing = refresh
+            else:
+                refresh()
             run.analyzed = run.population
     if updates:
         build_postings_index()  # the real-time path looks keys up in the table

@@ -71,11 +71,19 @@ class RunKeys:
         self.base_population = SourceRecord.objects.filter(entity=entity).count()
         self.added = 0
         self.analyzed = 0  # the population when the import last refreshed planner statistics
+        self.analysing = None  # waits for that refresh, while it runs beside the import
         self._top_record = self.base_id
         self._key_mark = self.current_mark()
         self._count_keys, self._counts = _EMPTY, _EMPTY  # unique hashes, ascending
         self._posting_keys, self._posting_ids = _EMPTY, _EMPTY  # hash ascending, then record
         self._pending: list[tuple] = []  # (ids, hashes, retrieval) added, not indexed yet
+
+    def statistics_refreshed(self) -> None:
+        """Wait for the statistics refresh running beside the import, if one is (and raise
+        what it raised)."""
+        waiting, self.analysing = self.analysing, None
+        if waiting is not None:
+            waiting()
 
     @property
     def population(self) -> int:

@@ -5,6 +5,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
 
 from mdm.keyindex import postings_index_present
 from mdm.models import Customer, Product, SourceRecord
@@ -275,18 +276,53 @@ def test_a_load_in_chunks_refreshes_planner_statistics_each_time_the_records_dou
     tmp_path, monkeypatch
 ):
     from mdm import batch
+    from mdm.management.commands import import_records
 
     populations = []
-    monkeypatch.setattr(
-        batch, "refresh_statistics",
-        lambda entity, vacuum=False: populations.append(SourceRecord.objects.count()),
-    )  # fmt: skip
+
+    def refresh(entity, vacuum=False):
+        populations.append((SourceRecord.objects.count(), vacuum))
+
+    # Both names: the command's (bound when it is first imported) does the final one.
+    monkeypatch.setattr(batch, "refresh_statistics", refresh)
+    monkeypatch.setattr(import_records, "refresh_statistics", refresh)
     rows = "".join(f"crm,{number},,Ann{number},Lee{number},,,,,,,,\n" for number in range(9))
     path = str(_write(tmp_path, HEADER + rows))
     call_command("import_records", "--entity", "customer", "--chunk", "1", path,
                  stdout=StringIO(), stderr=StringIO())  # fmt: skip
     assert SourceRecord.objects.count() == 9
-    assert populations == [1, 2, 4, 8]  # after the chunks that doubled the records
+    # After the chunks that doubled the records, and (with VACUUM on PostgreSQL) at the end.
+    assert populations == [(1, False), (2, False), (4, False), (8, False), (9, True)]
+
+
+@pytest.mark.django_db(transaction=True)  # another connection sees only what is committed
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="a second connection on PostgreSQL")
+def test_on_postgresql_the_statistics_are_refreshed_beside_the_next_chunk_and_waited_for(
+    tmp_path, monkeypatch
+):
+    import threading
+    import time
+
+    from mdm import batch
+    from mdm.management.commands import import_records
+
+    seen = []
+
+    def refresh(entity, vacuum=False):  # on its own connection: it counts committed rows
+        before = SourceRecord.objects.count()
+        time.sleep(0.3)  # long enough for the next chunks to commit meanwhile
+        seen.append((threading.current_thread().name, before, SourceRecord.objects.count()))
+
+    monkeypatch.setattr(batch, "refresh_statistics", refresh)
+    monkeypatch.setattr(import_records, "refresh_statistics", lambda entity, vacuum: None)
+    rows = "".join(f"crm,{number},,Ann{number},Lee{number},,,,,,,,\n" for number in range(9))
+    path = str(_write(tmp_path, HEADER + rows))
+    call_command("import_records", "--entity", "customer", "--chunk", "1", path,
+                 stdout=StringIO(), stderr=StringIO())  # fmt: skip
+    assert len(seen) == 4  # each one over before the next began, and before the import ended
+    assert {name for name, *_ in seen} == {"concord-beside"}
+    assert [before for _, before, _ in seen] == [1, 2, 4, 8]
+    assert any(after > before for _, before, after in seen)  # chunks went on meanwhile
 
 
 def test_an_import_finishes_the_golden_records_a_cut_off_load_left_pending(tmp_path):

@@ -201,13 +201,18 @@ class Command(BaseCommand):
                 done += count
                 self._progress(done, max(total, done), started)
         finally:
-            if postings_index_deferred():
-                self.stderr.write("Building the blocking-key index (once, after a first load)...")
-                began = time.monotonic()
-                build_postings_index()
-                self.stderr.write(
-                    f"Built the blocking-key index in {time.monotonic() - began:.1f}s."
-                )
+            try:
+                if postings_index_deferred():
+                    self.stderr.write(
+                        "Building the blocking-key index (once, after a first load)..."
+                    )
+                    began = time.monotonic()
+                    build_postings_index()
+                    self.stderr.write(
+                        f"Built the blocking-key index in {time.monotonic() - began:.1f}s."
+                    )
+            finally:
+                self.run.statistics_refreshed()  # an ANALYZE beside the index build, if any
         self._finish_survivorship()
         if outcomes:
             refresh_statistics(entity, vacuum=True)  # PostgreSQL: plan lookups on fresh numbers
