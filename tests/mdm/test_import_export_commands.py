@@ -30,6 +30,14 @@ def _import(tmp_path, text, entity="customer"):
     return out.getvalue(), err.getvalue()
 
 
+def _load_people(tmp_path, count: int, chunk: int) -> None:
+    """Import `count` distinct people in chunks of `chunk` rows."""
+    rows = "".join(f"crm,{number},,Ann{number},Lee{number},,,,,,,,\n" for number in range(count))
+    path = str(_write(tmp_path, HEADER + rows))
+    call_command("import_records", "--entity", "customer", "--chunk", str(chunk), path,
+                 stdout=StringIO(), stderr=StringIO())  # fmt: skip
+
+
 def test_import_builds_golden_records_and_reports_bad_rows_with_line_numbers(tmp_path):
     out, err = _import(tmp_path, HEADER + ROWS)
     assert Customer.objects.count() == 2
@@ -136,10 +144,7 @@ def test_the_sample_s_profiles_are_let_go_before_the_chunks_of_a_larger_file(
     monkeypatch.setattr(import_records, "profile_and_keys", profile_and_keys)
     monkeypatch.setattr(import_records, "estimate_weights", estimate)
     monkeypatch.setattr(import_records, "bulk_ingest", bulk)
-    rows = "".join(f"crm,{number},,Ann{number},Lee{number},,,,,,,,\n" for number in range(6))
-    path = str(_write(tmp_path, HEADER + rows))
-    call_command("import_records", "--entity", "customer", "--chunk", "2", path,
-                 stdout=StringIO(), stderr=StringIO())  # fmt: skip
+    _load_people(tmp_path, 6, 2)
     assert len(watched) == 6 and alive == [0, 0, 0]
 
 
@@ -330,10 +335,7 @@ def test_a_load_in_chunks_refreshes_planner_statistics_each_time_the_records_dou
     # Both names: the command's (bound when it is first imported) does the final one.
     monkeypatch.setattr(batch, "refresh_statistics", refresh)
     monkeypatch.setattr(import_records, "refresh_statistics", refresh)
-    rows = "".join(f"crm,{number},,Ann{number},Lee{number},,,,,,,,\n" for number in range(9))
-    path = str(_write(tmp_path, HEADER + rows))
-    call_command("import_records", "--entity", "customer", "--chunk", "1", path,
-                 stdout=StringIO(), stderr=StringIO())  # fmt: skip
+    _load_people(tmp_path, 9, 1)
     assert SourceRecord.objects.count() == 9
     # After the chunks that doubled the records, and (with VACUUM on PostgreSQL) at the end.
     assert populations == [(1, False), (2, False), (4, False), (8, False), (9, True)]
@@ -359,10 +361,7 @@ def test_on_postgresql_the_statistics_are_refreshed_beside_the_next_chunk_and_wa
 
     monkeypatch.setattr(batch, "refresh_statistics", refresh)
     monkeypatch.setattr(import_records, "refresh_statistics", lambda entity, vacuum: None)
-    rows = "".join(f"crm,{number},,Ann{number},Lee{number},,,,,,,,\n" for number in range(9))
-    path = str(_write(tmp_path, HEADER + rows))
-    call_command("import_records", "--entity", "customer", "--chunk", "1", path,
-                 stdout=StringIO(), stderr=StringIO())  # fmt: skip
+    _load_people(tmp_path, 9, 1)
     assert len(seen) == 4  # each one over before the next began, and before the import ended
     assert {name for name, *_ in seen} == {"concord-beside"}
     assert [before for _, before, _ in seen] == [1, 2, 4, 8]
