@@ -110,8 +110,8 @@ def test_a_file_estimated_whole_in_one_chunk_is_read_once_into_the_same_items(
 def test_the_sample_s_profiles_are_let_go_before_the_chunks_of_a_larger_file(
     tmp_path, monkeypatch, settings
 ):
-    """Held to the end of the load, the profiles the weights were estimated on took 300 MB of
-    a 100,000-row sample through it."""
+    """Held to the end of the load, the profiles the weights were estimated on (a sample of
+    100,000 rows) kept 250 MB through it."""
     import weakref
 
     from mdm import batch
