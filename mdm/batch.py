@@ -109,7 +109,9 @@ def bulk_ingest(
     the records written so far, so later chunks find them without asking the database.
     With a `pending` set (the same for every chunk), the survivorship of golden records of
     earlier chunks that gain records is left for `finish_survivorship`: they are added to the
-    set and recorded in `PendingSurvivorship`. Without it, it runs in the chunk.
+    set and recorded in `PendingSurvivorship`. Without it, it runs in the chunk. A caller that
+    passes its own `run` calls `run.statistics_refreshed()` once its last chunk is in (on
+    PostgreSQL a refresh of the planner statistics may still be running beside it).
     """
     settings = settings or MatchSettings.for_entity(entity)
     ongoing = run is not None  # an import of several chunks, which waits for what it starts
