@@ -355,17 +355,20 @@ def test_on_postgresql_the_statistics_are_refreshed_beside_the_next_chunk_and_wa
     seen = []
 
     def refresh(entity, vacuum=False):  # on its own connection: it counts committed rows
-        before = SourceRecord.objects.count()
+        began, before = time.monotonic(), SourceRecord.objects.count()
         time.sleep(0.3)  # long enough for the next chunks to commit meanwhile
-        seen.append((threading.current_thread().name, before, SourceRecord.objects.count()))
+        name, after = threading.current_thread().name, SourceRecord.objects.count()
+        seen.append((name, began, time.monotonic(), before, after))
 
     monkeypatch.setattr(batch, "refresh_statistics", refresh)
     monkeypatch.setattr(import_records, "refresh_statistics", lambda entity, vacuum: None)
     _load_people(tmp_path, 9, 1)
-    assert len(seen) == 4  # each one over before the next began, and before the import ended
+    assert len(seen) == 4  # after the chunks that doubled the records, over before the end
     assert {name for name, *_ in seen} == {"concord-beside"}
-    assert [before for _, before, _ in seen] == [1, 2, 4, 8]
-    assert any(after > before for _, before, after in seen)  # chunks went on meanwhile
+    assert all(seen[at + 1][1] >= seen[at][2] for at in range(3))  # one after the other
+    # Each began once the chunk that asked for it had committed; chunks went on meanwhile.
+    assert all(before >= due for (*_, before, _), due in zip(seen, (1, 2, 4, 8), strict=True))
+    assert any(after > before for *_, before, after in seen)
 
 
 def test_an_import_finishes_the_golden_records_a_cut_off_load_left_pending(tmp_path):
