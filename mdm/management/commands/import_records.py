@@ -320,18 +320,7 @@ class Command(BaseCommand):
             errors: list[tuple[int, str]] = []
             with collector_paused():
                 parsed = self._parse(chunk, errors)
-                items = [
-                    (
-                        line,
-                        BatchItem(
-                            item.source_system.strip(),
-                            item.external_id.strip(),
-                            self.flatten(item),
-                            item.source_modified_at,
-                        ),
-                    )
-                    for line, item in parsed
-                ]
+                items = [(line, _batch_item(item, self.flatten(item))) for line, item in parsed]
                 if prepare:
                     missing = [item for line, item in items if line not in self.prepared]
                     computed = self._profiles([item.attributes for item in missing])
@@ -349,21 +338,15 @@ class Command(BaseCommand):
         """The items of a file the weights were estimated on whole, as `_item_chunks` makes
         them, from that pass's parsed rows, attributes and profiles (reading the file again
         took 0.2 s of a 10,000-record import)."""
+        ready = []
         with collector_paused():
-            return [
-                (
-                    line,
-                    (
-                        item.source_system.strip(),
-                        item.external_id.strip(),
-                        attributes,
-                        item.source_modified_at,
-                        profile,
-                        fingerprint(attributes),
-                    ),
-                )
-                for (line, item), attributes, profile in zip(parsed, flat, prepared, strict=True)
-            ]
+            for (line, parsed_item), attributes, profile in zip(
+                parsed, flat, prepared, strict=True
+            ):
+                item = _batch_item(parsed_item, attributes)
+                item.prepared, item.digest = profile, fingerprint(attributes)
+                ready.append((line, _fields(item)))
+        return ready
 
     def _per_record(self, items, settings, outcomes, errors) -> None:
         build_postings_index()  # a fallback after a failed chunk: the real-time path needs it
@@ -430,6 +413,16 @@ class Command(BaseCommand):
         rate = done / max(time.monotonic() - started, 1e-9)
         bar = "#" * filled + "-" * (width - filled)
         self.stderr.write(f"[{bar}] {done}/{total} {what}, {rate:.0f} {what}/s")
+
+
+def _batch_item(parsed, attributes: dict) -> BatchItem:
+    """The batch item of a parsed row (a `Customer` or `Product`) and its flattened attributes."""
+    return BatchItem(
+        parsed.source_system.strip(),
+        parsed.external_id.strip(),
+        attributes,
+        parsed.source_modified_at,
+    )
 
 
 def _fields(item: BatchItem) -> tuple:
