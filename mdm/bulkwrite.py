@@ -9,7 +9,7 @@ reserved up front, so callers know every new row's primary key without RETURNING
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from operator import itemgetter
 
@@ -18,6 +18,8 @@ from django.conf import settings
 from django.db import connection, models, transaction
 from django.db.models.functions import Cast
 from django.utils import timezone
+
+from mdm.parallel import beside_connection
 
 BATCH_ROWS = 5000
 COPY_UPDATE_ROWS = 100  # from this many rows PostgreSQL updates through COPY
@@ -66,6 +68,53 @@ def queries_unlogged() -> Iterator[None]:
         yield
     finally:
         settings.DEBUG = previous
+
+
+@contextmanager
+def checkpoints_beside() -> Iterator[Callable[[], None]]:
+    """SQLite in WAL mode: a bulk load's checkpoints run in a thread, beside its work.
+
+    A commit that leaves more than 1,000 pages in the write-ahead log copies them into the
+    database file there and then, and waits for the disk twice (the log's sync, the file's):
+    0.25 s of the commit of a 10,000-record import's one chunk (0.34 s, 0.08 s without), while
+    the other core was idle. Inside the block this connection leaves its log alone; calling
+    the yielded function (after a commit) starts a PASSIVE checkpoint, which never waits for
+    this connection's writes, on a connection of its own in a thread, unless one is still
+    running. On the way out the block waits for it and the connection checkpoints as before.
+    Elsewhere (PostgreSQL, an in-memory database, inside a transaction) it does nothing.
+    """
+    active = connection.vendor == "sqlite" and not connection.in_atomic_block
+    if active:
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA journal_mode")
+            active = cursor.fetchone()[0] == "wal"
+    if not active:
+        yield lambda: None
+        return
+    running: list = []
+
+    def checkpoint() -> None:
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+    def start() -> None:
+        if running and not running[0].done():
+            return  # the one running copies this commit's pages too, or the next one will
+        running[:] = [beside_connection(checkpoint, True)]
+
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA wal_autocheckpoint")
+        automatic = cursor.fetchone()[0]
+        cursor.execute("PRAGMA wal_autocheckpoint=0")
+    try:
+        yield start
+    finally:
+        try:
+            if running:
+                running[0]()
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute(f"PRAGMA wal_autocheckpoint={int(automatic)}")
 
 
 def json_text(field_name: str) -> Cast:

@@ -84,10 +84,50 @@ def fork_map(
         _shared.clear()
 
 
+@contextmanager
+def fork_pool(data: dict, *, items: int, minimum: int | None = None) -> Iterator[Callable]:
+    """Workers forked once over `data`, for several maps whose items this process makes while
+    the workers run the maps before: `fork_map` forks for each map, and its workers know only
+    what existed when they were forked.
+
+    Yields `submit(function, items)`, which starts a map at once and returns a function that
+    waits for its results and gives them, in the order of `items`. `function` is module-level
+    and reads `data` through `shared()`; the items travel to the workers pickled, so they should
+    be small (pairs of numbers). Every core gets a worker: what this process does meanwhile
+    shares the cores with them (for short work; `fork_map`'s `meanwhile` is for work as long as
+    the map). `items` is how many the maps will have in all: below `minimum` (MINIMUM_ITEMS),
+    or where no process can be forked (see `worker_count`), each map runs in this process when
+    its results are asked for. Ask for every result inside the `with` block.
+    """
+    _shared.clear()
+    _shared.update(data)
+    try:
+        count = worker_count()
+        if count < 2 or items < (MINIMUM_ITEMS if minimum is None else minimum):
+
+            def here(function: Callable, items: Sequence) -> Callable[[], list]:
+                return lambda: [function(item) for item in items]
+
+            yield here
+            return
+        with multiprocessing.get_context("fork").Pool(count) as pool:
+
+            def submit(function: Callable, items: Sequence) -> Callable[[], list]:
+                size = max(len(items) // (count * 4), 1)  # as `fork_map` slices them
+                slices = [items[start : start + size] for start in range(0, len(items), size)]
+                pending = pool.map_async(_run_slice, [(function, part) for part in slices])
+                return lambda: [result for part in pending.get() for result in part]
+
+            yield submit
+    finally:
+        _shared.clear()
+
+
 def beside_connection(work: Callable[[], object], beside: bool) -> Callable[[], object]:
     """With `beside`, start `work()` on a database connection of its own, in a thread, while
     this one goes on; returns a function that waits for it and gives its result (or raises
-    what it raised). Without, `work` itself: it runs when its result is asked for.
+    what it raised), and whose `done()` tells whether it has finished. Without, `work`
+    itself: it runs when its result is asked for.
 
     For PostgreSQL, where the server works for each connection on a core of its own (on
     SQLite both would be served in this process, and writers exclude each other). The caller
@@ -114,6 +154,7 @@ def beside_connection(work: Callable[[], object], beside: bool) -> Callable[[], 
             raise result["error"]
         return result["value"]
 
+    wait.done = lambda: not thread.is_alive()
     return wait
 
 

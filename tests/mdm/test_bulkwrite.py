@@ -159,6 +159,26 @@ def test_fork_map_runs_meanwhile_in_this_process_beside_one_worker(settings):
     assert order == [0, 1, 2]  # no worker: meanwhile first, then the items here
 
 
+def test_fork_pool_serves_maps_made_after_its_workers_were_forked(settings):
+    settings.MDM_WORKERS = 2
+    with parallel.fork_pool({"offset": 1}, items=50, minimum=1) as submit:
+        first = submit(_pid_and_square, list(range(50)))
+        later = [n + 100 for n in range(30)]  # made here while the workers run the first
+        second = submit(_pid_and_square, later)
+        results, more = first(), second()
+    assert [value for _, value in results] == [n * n + 1 for n in range(50)]
+    assert [value for _, value in more] == [n * n + 1 for n in later]
+    pids = {pid for pid, _ in results + more}
+    assert os.getpid() not in pids
+    assert len(pids) <= 2  # one pool of two workers served both maps
+    assert parallel.shared() == {}
+    for workers, items in ((1, 50), (2, 1)):  # one core, or too few items: all here
+        settings.MDM_WORKERS = workers
+        with parallel.fork_pool({"offset": 0}, items=items, minimum=2) as submit:
+            here = submit(_pid_and_square, [2, 3])()
+        assert here == [(os.getpid(), 4), (os.getpid(), 9)]
+
+
 def test_fork_map_stays_in_process_for_a_daemon_worker_or_one_worker(settings, monkeypatch):
     settings.MDM_WORKERS = 1
     results = parallel.fork_map(_pid_and_square, [2, 3], data={"offset": 0}, minimum=1)
@@ -460,3 +480,66 @@ def test_json_rows_go_as_json_on_sqlite(monkeypatch):
         )
     assert [(("json_each" in sql), many) for sql, many in statements] == [(True, False)]
     assert BlockingKey.objects.filter(source_record=record).count() == 2
+
+
+_CHECKPOINTS = """
+import os, sys, threading
+from django.db import connection, transaction
+import mdm.bulkwrite as bulkwrite
+
+path = connection.settings_dict["NAME"]
+threads = []
+beside = bulkwrite.beside_connection
+
+
+def spied(work, on):
+    def traced():
+        threads.append(threading.current_thread().name)
+        return work()
+    return beside(traced, on)
+
+
+bulkwrite.beside_connection = spied
+with connection.cursor() as cursor:
+    cursor.execute("CREATE TABLE load (value TEXT)")
+for start in (True, False):
+    with bulkwrite.checkpoints_beside() as checkpoint:
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA wal_autocheckpoint")
+            inside = cursor.fetchone()[0]
+        before = os.path.getsize(path)
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.executemany("INSERT INTO load VALUES (%s)", [("x" * 1000,)] * 8000)
+        if start:
+            checkpoint()
+    # Grown only if a checkpoint copied the log's pages into the file.
+    print(start, inside, os.path.getsize(path) - before > 4_000_000)
+with connection.cursor() as cursor:
+    cursor.execute("PRAGMA wal_autocheckpoint")
+    print("after", cursor.fetchone()[0], threads)
+"""
+
+
+def test_a_bulk_loads_sqlite_checkpoints_run_in_a_thread_only_when_asked(tmp_path):
+    """Inside `checkpoints_beside` a commit leaves the log alone (the file does not grow),
+    until the yielded function checkpoints it on a thread of its own; outside, the
+    connection checkpoints as before. A database file, as the in-memory test database has
+    no log."""
+    import subprocess
+
+    from tests.conftest import manage_py
+
+    database = tmp_path / "load.sqlite3"
+    done = subprocess.run(
+        manage_py("shell", "--no-imports", "-c", _CHECKPOINTS),
+        env=dict(os.environ, DATABASE_URL=f"sqlite:///{database}"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "True 0 True",
+        "False 0 False",
+        "after 1000 ['concord-beside']",
+    ]

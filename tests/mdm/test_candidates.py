@@ -80,7 +80,22 @@ def test_a_chunks_candidates_are_those_each_record_would_choose(seed):
     assert any(found) or not any(retrieval)
 
 
-def test_candidates_of_more_records_than_a_slice_count_across_slices():
+@pytest.mark.parametrize("forked", [False, True])
+def test_candidates_of_more_records_than_a_slice_count_across_slices(forked, settings, monkeypatch):
+    """Two slices, chosen here or (with fewer slices needed to fork) by two workers."""
+    import mdm.candidates
+
+    settings.MDM_WORKERS = 2
+    monkeypatch.setattr(mdm.candidates, "FORK_SLICES", 2 if forked else 3)
+    calls = []
+    original = mdm.candidates.fork_map
+    monkeypatch.setattr(
+        mdm.candidates,
+        "fork_map",
+        lambda *args, minimum, **options: (
+            calls.append(len(args[1]) >= minimum) or original(*args, minimum=minimum, **options)
+        ),
+    )
     size = SLICE_RECORDS + 7
     # Groups of 10 and of 7 records, some of them across the slices' border.
     keys = [[f"pc:{index // 10}", f"st:{index // 7}", "tf.last:x"] for index in range(size)]
@@ -88,6 +103,7 @@ def test_candidates_of_more_records_than_a_slice_count_across_slices():
     held = (key_hashes([key for own in keys for key in own]), np.asarray([len(o) for o in keys]))
     empty = (np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64))
     found = chunk_candidates(_looked_up(retrieval), held, empty, empty)
+    assert calls == [forked]
     assert found == _one_by_one(retrieval, keys, {}, {})
     # The second slice's first records meet the first slice's last ones.
     assert any(-1 - other < SLICE_RECORDS for other in found[SLICE_RECORDS + 1])

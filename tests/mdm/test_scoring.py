@@ -271,17 +271,18 @@ def test_a_memo_of_a_records_term_weights_gives_the_same_log_odds():
 
 
 def test_the_estimate_is_the_same_on_one_core_and_on_two(settings, monkeypatch):
-    """The blocked pairs are drawn in this process while a worker compares the random pairs
-    (on one core, before them). The weights must be those of drawing them after the random
-    pairs' comparisons, as the estimate did before (also when the records are sampled first)."""
-    import mdm.matching.estimate as estimate
-    from mdm.parallel import fork_map
+    """The blocked pairs are drawn in this process while the workers compare the random pairs
+    (on one core, before they are compared). The weights must be those of comparing the random
+    pairs first, as the estimate did before (also when the records are sampled first)."""
+    from contextlib import contextmanager
 
-    def after(function, items, *, data, meanwhile=None, **options):
-        found = fork_map(function, items, data=data, **options)
-        if meanwhile is not None:
-            meanwhile()
-        return found
+    import mdm.matching.estimate as estimate
+    from mdm import parallel
+
+    @contextmanager
+    def eager(data, **options):  # each map done as it is submitted, in this process
+        with parallel.fork_pool(data, items=0, minimum=1) as submit:
+            yield lambda function, items: (lambda found: lambda: found)(submit(function, items)())
 
     profiles, _ = _people(4, 700, changed="first_name")
     rng = random.Random(4)
@@ -293,7 +294,7 @@ def test_the_estimate_is_the_same_on_one_core_and_on_two(settings, monkeypatch):
             settings.MDM_WORKERS = workers
             found.append(estimate_weights("customer", profiles, systems=systems))
         with monkeypatch.context() as patched:
-            patched.setattr(estimate, "fork_map", after)
+            patched.setattr(estimate, "fork_pool", eager)
             found.append(estimate_weights("customer", profiles, systems=systems))
         assert found[0] == found[1] == found[2]
         assert found[0]["population"] == min(limit, len(profiles))

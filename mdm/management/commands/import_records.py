@@ -26,7 +26,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from connectors.canonical import Address, Customer, Product
 from mdm.batch import BatchItem, bulk_ingest, finish_survivorship, refresh_statistics
-from mdm.bulkwrite import queries_unlogged
+from mdm.bulkwrite import checkpoints_beside, queries_unlogged
 from mdm.ingest import ingest_record
 from mdm.keyindex import (
     RunKeys,
@@ -192,32 +192,34 @@ class Command(BaseCommand):
             defer_postings_index()
         if chunks is None:
             chunks = self._item_chunks(file, prepare=not self.per_record, size=self.chunk)
-        try:
-            for count, items, chunk_errors in chunks:
-                rows_seen += count
-                errors.extend(chunk_errors)
-                with collector_paused():
-                    items = [(line, BatchItem(*fields)) for line, fields in items]
-                    if self.per_record:
-                        self._per_record(items, settings, outcomes, errors)
-                    else:
-                        self._bulk(items, settings, outcomes, errors)
-                del items
-                done += count
-                self._progress(done, max(total, done), started)
-        finally:
+        with checkpoints_beside() as checkpoint:  # SQLite: each chunk's, beside the next
             try:
-                if postings_index_deferred():
-                    self.stderr.write(
-                        "Building the blocking-key index (once, after a first load)..."
-                    )
-                    began = time.monotonic()
-                    build_postings_index()
-                    self.stderr.write(
-                        f"Built the blocking-key index in {time.monotonic() - began:.1f}s."
-                    )
+                for count, items, chunk_errors in chunks:
+                    rows_seen += count
+                    errors.extend(chunk_errors)
+                    with collector_paused():
+                        items = [(line, BatchItem(*fields)) for line, fields in items]
+                        if self.per_record:
+                            self._per_record(items, settings, outcomes, errors)
+                        else:
+                            self._bulk(items, settings, outcomes, errors)
+                    del items
+                    checkpoint()
+                    done += count
+                    self._progress(done, max(total, done), started)
             finally:
-                self.run.statistics_refreshed()  # an ANALYZE beside the index build, if any
+                try:
+                    if postings_index_deferred():
+                        self.stderr.write(
+                            "Building the blocking-key index (once, after a first load)..."
+                        )
+                        began = time.monotonic()
+                        build_postings_index()
+                        self.stderr.write(
+                            f"Built the blocking-key index in {time.monotonic() - began:.1f}s."
+                        )
+                finally:
+                    self.run.statistics_refreshed()  # an ANALYZE beside the index build
         self._finish_survivorship()
         if outcomes:
             refresh_statistics(entity, vacuum=True)  # PostgreSQL: plan lookups on fresh numbers
