@@ -7,7 +7,6 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path
 
-from connectors.base import connector_for
 from connectors.errors import ConcordError
 from connectors.field_mapping import DEFAULT_TEMPLATES, mapped_value, read_path
 from connectors.models import (
@@ -109,6 +108,8 @@ class ConnectionAdmin(admin.ModelAdmin):
 
     @admin.action(description="Test connection (authenticate, read one record)")
     def test_connection(self, request, queryset):
+        from connectors.base import connector_for  # its HTTP stack: only when asked for
+
         for connection in queryset:
             result = connector_for(connection).check()
             level = messages.SUCCESS if result.ok else messages.ERROR
@@ -150,6 +151,8 @@ class ConnectionAdmin(admin.ModelAdmin):
         connection = get_object_or_404(Connection, pk=object_id)
         if not self.has_view_permission(request, connection):
             raise PermissionDenied
+        from connectors.base import connector_for
+
         sections = []
         connector = connector_for(connection)
         for entity in MappedEntity.values:
