@@ -389,6 +389,11 @@ def survivorship_overrides(entity: str) -> dict[str, SurvivorshipRule]:
 
 
 def provenance_map(survivors: dict[str, Survivor]) -> dict:
+    """{attribute: {"value", "source_record_id", "rule"}} of the attributes a source or a pin
+    gave: one left empty by every source is left out (`provenance_of` readers take a missing
+    attribute as empty). A customer has 21 attributes and a typical record fills 8 or 9: the
+    empty ones were half the bytes of every provenance row (1.6 KB on average), written,
+    parsed and read back for every golden record of a load."""
     return {
         name: {
             "value": _jsonable(survivor.value),
@@ -396,6 +401,9 @@ def provenance_map(survivors: dict[str, Survivor]) -> dict:
             "rule": survivor.rule,
         }
         for name, survivor in survivors.items()
+        if survivor.source_record_id is not None
+        or survivor.rule == PINNED
+        or survivor.value not in (None, "", [], {})
     }
 
 
@@ -411,7 +419,8 @@ def write_provenance(golden: GoldenRecord, survivors: dict[str, Survivor]) -> No
 
 
 def provenance_of(golden: GoldenRecord) -> dict:
-    """{attribute: {"value", "source_record_id", "rule"}} of a golden record."""
+    """{attribute: {"value", "source_record_id", "rule"}} of a golden record; an attribute
+    no source gave (and no steward pinned) is not there."""
     row = Provenance.objects.filter(entity=golden.ENTITY, golden_id=golden.id).first()
     return row.attributes if row else {}
 

@@ -32,6 +32,20 @@ def test_most_recent_valid_email_survives_with_its_provenance():
     assert provenance["rule"] == SurvivorshipRuleKind.MOST_RECENT
 
 
+def test_provenance_leaves_out_what_no_source_gave_and_keeps_pins():
+    from mdm.survivorship import pin
+
+    golden = Customer.objects.get(pk=ingest_customer(person(phone="")).golden_id)
+    provenance = provenance_of(golden)
+    assert golden.phone == "" and "phone" not in provenance
+    assert "company_name" not in provenance and "shipping_city" not in provenance
+    assert provenance["first_name"]["value"] == "William"
+    assert provenance["billing_city"]["source_record_id"] == SourceRecord.objects.get().id
+    pin(golden, "phone")  # a steward keeps it empty: the pin is kept, with its rule
+    assert provenance_of(golden)["phone"] == {"value": "", "source_record_id": None,
+                                              "rule": "pinned"}  # fmt: skip
+
+
 def test_malformed_email_never_wins_even_when_newest():
     golden = _two_systems(email="not-an-email")
     assert golden.email == "old@example.com"

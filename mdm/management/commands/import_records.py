@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from contextlib import nullcontext
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
@@ -138,11 +139,11 @@ class Command(BaseCommand):
         errors: list[tuple[int, str]] = []
         self.prepared: dict[int, tuple] = {}
         total = 0
-        chunks = None
+        chunks = read_ahead = None
         if not self.per_record and self._several_chunks(file):
             # Forked now, while the heap is small (see `ahead`): the file is read and prepared
             # in a process of its own, its first chunk while the weights are estimated.
-            chunks = self._prefetched(file)
+            chunks = read_ahead = self._prefetched(file)
         if not no_estimate and not settings.weights:
             # First pass: count the rows and keep a uniform sample to estimate the weights from.
             rng = random.Random(1)
@@ -192,7 +193,11 @@ class Command(BaseCommand):
             defer_postings_index()
         if chunks is None:
             chunks = self._item_chunks(file, prepare=not self.per_record, size=self.chunk)
-        with checkpoints_beside() as checkpoint:  # SQLite: each chunk's, beside the next
+        # SQLite: a chunk's checkpoint on a thread beside the import's next steps, where they
+        # leave a core idle. Not with a read-ahead process, which takes that core (1,000,000
+        # records: 745.3 s with it, 706.0 s without; 200,000: 132.4 s and 140.8 s).
+        beside = checkpoints_beside() if read_ahead is None else nullcontext(lambda: None)
+        with beside as checkpoint:
             try:
                 for count, items, chunk_errors in chunks:
                     rows_seen += count
