@@ -99,7 +99,7 @@ def checkpoints_beside() -> Iterator[Callable[[], None]]:
 
     def start() -> None:
         if running and not running[0].done():
-            return  # the one running copies this commit's pages too, or the next one will
+            return  # this commit's pages wait for the next one, or for the block's end
         running[:] = [beside_connection(checkpoint, True)]
 
     with connection.cursor() as cursor:

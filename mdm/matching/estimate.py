@@ -251,8 +251,8 @@ def estimate_weights(
         sampled_systems = [systems[index] for index in chosen] if systems is not None else None
     spare: list = []
     # One pool for both maps: the blocked pairs are drawn here while the workers compare the
-    # random pairs, then go to the same workers (0.2 s of drawing on one core and a second
-    # pool's fork, each of the two maps 0.2 - 0.7 s at 10,000 records).
+    # random pairs, then go to the same workers. (One worker had compared the random pairs
+    # beside the drawing, 0.2 s at 10,000 records, and a second pool was forked after it.)
     shared_data = {"entity": entity, "profiles": profiles, "sampled": sampled_profiles}
     with fork_pool(shared_data, items=len(random_pairs)) as submit:
         compared = submit(_pattern, random_pairs)
