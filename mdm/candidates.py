@@ -34,7 +34,9 @@ from mdm.parallel import fork_map, shared
 ID_BITS = 30  # candidate ids spanning more are made dense first (see `chunk_candidates`)
 SLICE_RECORDS = 2000  # records whose postings are counted together: 214 MB at the peak of a
 # 50,000-row chunk of 100,000 records against 295 MB with 5,000, and no slower
-FORK_SLICES = 8  # fewer slices are chosen in this process: a fork costs about two slices' time
+# Fewer slices are chosen in this process. Measured: 6 slices (10,000 records) took 0.19 s here
+# and 0.22-0.26 s forked; 25 (a 50,000-row chunk) gain from the fork. 8 lies between, untried.
+FORK_SLICES = 8
 
 
 def ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
@@ -137,8 +139,8 @@ def chunk_candidates(
     id_bits = max(span, 1).bit_length()
     bounds = np.searchsorted(owner, np.arange(0, size + SLICE_RECORDS, SLICE_RECORDS))
     # The slices are independent: on both cores (the arrays reach the workers by the fork)
-    # from FORK_SLICES on. The 6 slices of a 10,000-record chunk took 0.19 s here against
-    # 0.22-0.26 s forked, and the workers' 0.2 s of CPU (copied pages, lists pickled back).
+    # from FORK_SLICES on; below, the fork cost more than it saved (and 0.22 s of the workers'
+    # CPU at 10,000 records: copied pages, lists pickled back).
     found = fork_map(
         _choose_slice,
         [(start, end) for start, end in pairwise(bounds.tolist()) if start < end],

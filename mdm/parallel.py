@@ -41,6 +41,12 @@ def worker_count() -> int:
     return configured
 
 
+def _tasks(function: Callable, items: Sequence, workers: int) -> list[tuple[Callable, Sequence]]:
+    """`_run_slice`'s tasks: a few slices per worker even out slices that happen to be slower."""
+    size = max(len(items) // (workers * 4), 1)
+    return [(function, items[start : start + size]) for start in range(0, len(items), size)]
+
+
 def _run_slice(task: tuple[Callable, Sequence]) -> list:
     function, items = task
     return [function(item) for item in items]
@@ -71,11 +77,8 @@ def fork_map(
             if meanwhile is not None:
                 meanwhile()
             return [function(item) for item in items]
-        # A few slices per worker even out slices that happen to be slower.
-        size = max(len(items) // (count * 4), 1)
-        slices = [items[start : start + size] for start in range(0, len(items), size)]
         with multiprocessing.get_context("fork").Pool(count) as pool:
-            pending = pool.map_async(_run_slice, [(function, part) for part in slices])
+            pending = pool.map_async(_run_slice, _tasks(function, items, count))
             if meanwhile is not None:
                 meanwhile()
             parts = pending.get()
@@ -113,9 +116,7 @@ def fork_pool(data: dict, *, items: int, minimum: int | None = None) -> Iterator
         with multiprocessing.get_context("fork").Pool(count) as pool:
 
             def submit(function: Callable, items: Sequence) -> Callable[[], list]:
-                size = max(len(items) // (count * 4), 1)  # as `fork_map` slices them
-                slices = [items[start : start + size] for start in range(0, len(items), size)]
-                pending = pool.map_async(_run_slice, [(function, part) for part in slices])
+                pending = pool.map_async(_run_slice, _tasks(function, items, count))
                 return lambda: [result for part in pending.get() for result in part]
 
             yield submit

@@ -282,7 +282,12 @@ def test_the_estimate_is_the_same_on_one_core_and_on_two(settings, monkeypatch):
     @contextmanager
     def eager(data, **options):  # each map done as it is submitted, in this process
         with parallel.fork_pool(data, items=0, minimum=1) as submit:
-            yield lambda function, items: (lambda found: lambda: found)(submit(function, items)())
+
+            def submit_now(function, items):
+                found = submit(function, items)()
+                return lambda: found
+
+            yield submit_now
 
     profiles, _ = _people(4, 700, changed="first_name")
     rng = random.Random(4)

@@ -213,18 +213,7 @@ class Command(BaseCommand):
                     done += count
                     self._progress(done, max(total, done), started)
             finally:
-                try:
-                    if postings_index_deferred():
-                        self.stderr.write(
-                            "Building the blocking-key index (once, after a first load)..."
-                        )
-                        began = time.monotonic()
-                        build_postings_index()
-                        self.stderr.write(
-                            f"Built the blocking-key index in {time.monotonic() - began:.1f}s."
-                        )
-                finally:
-                    self.run.statistics_refreshed()  # an ANALYZE beside the index build
+                self._build_deferred_index()
         self._finish_survivorship()
         if outcomes:
             refresh_statistics(entity, vacuum=True)  # PostgreSQL: plan lookups on fresh numbers
@@ -385,6 +374,20 @@ class Command(BaseCommand):
                 f"({type(exc).__name__}: {exc}); loading them one by one instead (slower)."
             )
             self._per_record(items, settings, outcomes, errors)  # the next chunk catches up
+
+    def _build_deferred_index(self) -> None:
+        """The key index a first load left for its end, if it did; then wait for a statistics
+        refresh running beside the import (whose last one overlaps the build)."""
+        try:
+            if postings_index_deferred():
+                self.stderr.write("Building the blocking-key index (once, after a first load)...")
+                began = time.monotonic()
+                build_postings_index()
+                self.stderr.write(
+                    f"Built the blocking-key index in {time.monotonic() - began:.1f}s."
+                )
+        finally:
+            self.run.statistics_refreshed()
 
     def _finish_survivorship(self) -> None:
         """The survivorship of the golden records that gained records in a chunk after the
