@@ -35,6 +35,7 @@ from mdm.matching.profile import is_retrieval_key
 from mdm.matching.scoring import (
     Scorer,
     customer_levels_above,
+    in_comparison_order,
     probability_of,
     product_levels,
     system_line,
@@ -296,9 +297,10 @@ def _score_candidates(index: int) -> list[tuple]:
     Runs in a worker process for large batches: reads only what `fork_map` shared.
     """
     data = shared()
-    entity, profiles, stored = data["entity"], data["profiles"], data["stored"]
+    profiles, stored = data["profiles"], data["stored"]
     profile = profiles[index]
-    names = [comparison.name for comparison in comparisons_for(entity)]
+    customer = data["entity"] == Entity.CUSTOMER
+    in_order = data["in_order"]  # levels dict -> the pattern tuple, in comparison order
     frequency = _frequency(data["counts_of"][index], data["population"])
     results = []
     scorer, floor = data["scorer"], data["floor"]
@@ -311,7 +313,7 @@ def _score_candidates(index: int) -> list[tuple]:
                 other = parsed[other_id] = json_loads(stored[other_id][0])
         else:
             other = profiles[-other_id - 1]
-        if entity == Entity.CUSTOMER:
+        if customer:
             found = customer_levels_above(profile, other, scorer, floor, frequency, memo)
             if found is None:
                 # Below the review threshold: no decision looks at it, so it need not travel
@@ -321,12 +323,8 @@ def _score_candidates(index: int) -> list[tuple]:
         else:
             levels = product_levels(profile, other)
             probability = scorer.probability(levels, profile, frequency)
-        identical = (
-            entity == Entity.PRODUCT
-            and bool(profile.get("sku"))
-            and profile["sku"] == other.get("sku")
-        )
-        pattern = tuple(levels[name] for name in names)  # a tuple travels back cheaper
+        identical = not customer and bool(profile.get("sku")) and profile["sku"] == other.get("sku")
+        pattern = in_order(levels)  # a tuple travels back cheaper
         results.append((other_id, 1.0 if identical else probability, pattern, identical))
     return results
 
@@ -480,7 +478,20 @@ def _ingest_fresh(
             for chosen in candidates
         ]
 
-    # 2. Comparisons, spread over the cores for a large batch (they need no database).
+    # 2. Comparisons, spread over the cores for a large batch (they need no database). The
+    # keys are written meanwhile: they need the records' ids, not their golden records.
+    ids = reserve_ids(SourceRecord, len(prepared))
+
+    def write_keys() -> None:
+        insert_keys(
+            (
+                (entity, key, record_id)
+                for record_id, (_, _, _, keys) in zip(ids, prepared, strict=True)
+                for key in keys
+            ),
+            in_key_order=not postings_index_deferred(),
+        )
+
     scored = fork_map(
         _score_candidates,
         range(len(prepared)),
@@ -493,6 +504,7 @@ def _ingest_fresh(
             "counts_of": counts_of,
             "population": population,
             "scorer": scorer,
+            "in_order": in_comparison_order(comparisons),
             # Pairs that cannot reach the review threshold need no full comparison (a pair
             # may gain the larger system shift at the decision).
             "floor": math.log2(settings.review_threshold / (1 - settings.review_threshold))
@@ -500,6 +512,8 @@ def _ingest_fresh(
             if 0 < settings.review_threshold < 1
             else -math.inf,
         },
+        meanwhile=write_keys,
+        meanwhile_is_short=True,
     )
     # The source systems of the golden records a decision may join (see `system_shifts`).
     systems_of: dict = {}
@@ -606,7 +620,6 @@ def _ingest_fresh(
     live_new = {find(golden_id) for golden_id in new_goldens} & new_goldens
 
     # The golden rows follow in this transaction; foreign keys are checked at commit.
-    ids = reserve_ids(SourceRecord, len(prepared))
     stamp = timezone.now()
     records = [
         _NewRecord(
@@ -640,14 +653,6 @@ def _ingest_fresh(
                 }
                 for record in records
             ],
-        )
-        insert_keys(
-            (
-                (entity, key, record.id)
-                for record, (_, _, _, keys) in zip(records, prepared, strict=True)
-                for key in keys
-            ),
-            in_key_order=not postings_index_deferred(),
         )
 
     _write_new_goldens(model, entity, live_new, records, meanwhile=write_records)

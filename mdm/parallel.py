@@ -59,6 +59,7 @@ def fork_map(
     data: dict,
     minimum: int | None = None,
     meanwhile: Callable[[], object] | None = None,
+    meanwhile_is_short: bool = False,
 ) -> list:
     """`[function(item) for item in items]`, in forked processes when there are enough items.
 
@@ -66,13 +67,16 @@ def fork_map(
     `shared()`. Results come back in the order of `items`. `meanwhile` is called in this process
     while the workers run (the database writes of a chunk that do not depend on their results),
     so the parent's core is not idle: the workers are then one fewer, as the parent's core is
-    taken; with none left, `meanwhile` runs first and `function` in this process after it.
+    taken, unless `meanwhile_is_short` (much shorter than the map: it shares the cores with
+    as many workers as cores); with none left, `meanwhile` runs first and `function` in this
+    process after it.
     """
     _shared.clear()
     _shared.update(data)
     try:
-        count = worker_count() - (meanwhile is not None)
-        least = 1 if meanwhile is not None else 2  # one worker beside a busy parent pays
+        taking = meanwhile is not None and not meanwhile_is_short  # the parent's core
+        count = worker_count() - taking
+        least = 1 if taking else 2  # one worker beside a busy parent pays
         if count < least or len(items) < (MINIMUM_ITEMS if minimum is None else minimum):
             if meanwhile is not None:
                 meanwhile()

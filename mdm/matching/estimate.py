@@ -19,7 +19,12 @@ from django.utils import timezone
 from mdm.keyindex import key_hashes
 from mdm.matching.matcher import comparisons_for
 from mdm.matching.profile import customer_keys, is_retrieval_key, product_keys
-from mdm.matching.scoring import DEFAULT_PRIOR, customer_levels, product_levels
+from mdm.matching.scoring import (
+    DEFAULT_PRIOR,
+    customer_levels,
+    in_comparison_order,
+    product_levels,
+)
 from mdm.models import Entity, MatchSettings, SourceRecord
 from mdm.parallel import fork_map, fork_pool, shared
 
@@ -84,11 +89,18 @@ PASS_FIELDS = {
 }
 
 
+def pattern_function(entity: str):
+    """(left profile, right profile) -> the levels of every comparison, in order: `_pattern`'s
+    work, settled once per map rather than per pair (a sixth of its time at 30,000 pairs)."""
+    levels = _levels_function(entity)
+    in_order = in_comparison_order(comparisons_for(entity))
+    return lambda left, right: in_order(levels(left, right))
+
+
 def _pattern(pair: tuple[int, int], of: str = "profiles") -> tuple:
     data = shared()
     profiles = data[of]
-    levels = _levels_function(data["entity"])(profiles[pair[0]], profiles[pair[1]])
-    return tuple(levels[c.name] for c in comparisons_for(data["entity"]))
+    return data["pattern"](profiles[pair[0]], profiles[pair[1]])
 
 
 def _sampled_pattern(pair: tuple[int, int]) -> tuple:
@@ -98,7 +110,8 @@ def _sampled_pattern(pair: tuple[int, int]) -> tuple:
 
 def _patterns(entity: str, profiles: list[dict], pairs: list[tuple[int, int]]) -> list[tuple]:
     """The level pattern of each pair, computed on all cores for many pairs."""
-    return fork_map(_pattern, pairs, data={"entity": entity, "profiles": profiles})
+    data = {"pattern": pattern_function(entity), "profiles": profiles}
+    return fork_map(_pattern, pairs, data=data)
 
 
 def blocked_pairs(
@@ -253,7 +266,11 @@ def estimate_weights(
     # One pool for both maps: the blocked pairs are drawn here while the workers compare the
     # random pairs, then go to the same workers. (One worker had compared the random pairs
     # beside the drawing, 0.2 s at 10,000 records, and a second pool was forked after it.)
-    shared_data = {"entity": entity, "profiles": profiles, "sampled": sampled_profiles}
+    shared_data = {
+        "pattern": pattern_function(entity),
+        "profiles": profiles,
+        "sampled": sampled_profiles,
+    }
     with fork_pool(shared_data, items=len(random_pairs)) as submit:
         compared = submit(_pattern, random_pairs)
         by_pass, distinct, total_blocked = blocked_pairs(

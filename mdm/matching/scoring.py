@@ -14,6 +14,7 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from operator import itemgetter
 
 from rapidfuzz.distance import OSA, JaroWinkler
 from rapidfuzz.fuzz import ratio, token_set_ratio, token_sort_ratio
@@ -474,6 +475,15 @@ def customer_levels_above(
     total = partial + (scorer.table["address"][address] if address is not None else 0.0)
     total = with_ceiling(levels, total, scorer.households)
     return (levels, total) if total >= floor else None
+
+
+def in_comparison_order(comparisons: tuple[Comparison, ...]):
+    """levels dict -> tuple of the levels in `comparisons`' order (the pattern that travels
+    between processes and that the estimate counts)."""
+    names = [comparison.name for comparison in comparisons]
+    if len(names) == 1:
+        return lambda levels: (levels[names[0]],)
+    return itemgetter(*names)
 
 
 def product_levels(left: dict, right: dict) -> dict[str, int | None]:

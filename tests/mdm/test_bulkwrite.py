@@ -159,6 +159,38 @@ def test_fork_map_runs_meanwhile_in_this_process_beside_one_worker(settings):
     assert order == [0, 1, 2]  # no worker: meanwhile first, then the items here
 
 
+def _pid_after_a_pause(item: int) -> int:
+    time.sleep(0.02)  # long enough that every worker takes some of the slices
+    return os.getpid()
+
+
+def test_fork_map_keeps_every_worker_beside_a_short_meanwhile(settings):
+    settings.MDM_WORKERS = 2
+    calls = []
+    pids = parallel.fork_map(
+        _pid_after_a_pause,
+        list(range(24)),
+        data={},
+        minimum=1,
+        meanwhile=lambda: calls.append(os.getpid()),
+        meanwhile_is_short=True,
+    )
+    assert calls == [os.getpid()]
+    assert len(set(pids)) == 2  # two workers, as without `meanwhile`
+    assert os.getpid() not in pids
+    settings.MDM_WORKERS = 1  # "1 turns it off": no worker beside the parent either
+    order = []
+    parallel.fork_map(
+        order.append,
+        [1, 2],
+        data={},
+        minimum=1,
+        meanwhile=lambda: order.append(0),
+        meanwhile_is_short=True,
+    )
+    assert order == [0, 1, 2]
+
+
 def test_fork_pool_serves_maps_made_after_its_workers_were_forked(settings):
     settings.MDM_WORKERS = 2
     with parallel.fork_pool({"offset": 1}, items=50, minimum=1) as submit:

@@ -7,8 +7,10 @@ from mdm.matching.estimate import estimate_weights, review_threshold
 from mdm.matching.profile import customer_keys, customer_profile, is_retrieval_key
 from mdm.matching.scoring import (
     CUSTOMER_COMPARISONS,
+    PRODUCT_COMPARISONS,
     customer_levels,
     default_weights,
+    in_comparison_order,
     score,
 )
 
@@ -34,6 +36,16 @@ def _shared_retrieval_keys(before, after) -> set[str]:
 
 
 WEIGHTS = default_weights(CUSTOMER_COMPARISONS)
+
+
+def test_level_patterns_are_tuples_in_comparison_order():
+    ann_lee, ann = _profile(first_name="Ann", last_name="Lee"), _profile(first_name="Ann")
+    levels = customer_levels(ann_lee, ann)
+    pattern = in_comparison_order(CUSTOMER_COMPARISONS)(levels)
+    assert pattern == tuple(levels[comparison.name] for comparison in CUSTOMER_COMPARISONS)
+    assert pattern[1] == 0 and pattern[2] is None  # first names agree; one last name missing
+    single = in_comparison_order(PRODUCT_COMPARISONS[:1])
+    assert single({"name": 2, "price": 0}) == (2,)  # a tuple even of one level
 
 
 def test_missing_values_are_neutral_not_evidence_against():
