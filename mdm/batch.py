@@ -17,6 +17,7 @@ from functools import partial
 
 import numpy as np
 from django.db import connection, transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from mdm.bulkwrite import JsonText, id_filter, insert_rows, json_dumps, json_loads, reserve_ids
@@ -97,29 +98,47 @@ class _NewRecord:
     golden_id: object
 
 
-def bulk_ingest(
-    entity: str,
-    items: list[BatchItem],
-    settings: MatchSettings | None = None,
-    run: RunKeys | None = None,
-    pending: set | None = None,
-):
-    """Ingest many records; returns a Counter of IngestAction values.
+@dataclass
+class BulkPlan:
+    """What `bulk_ingest` works out for a batch before it needs the weights or a transaction:
+    which items are new, updated or unchanged, and the new ones' candidates (`plan_bulk`)."""
 
-    An import of many chunks passes the same `run` to every call: it remembers the keys of
-    the records written so far, so later chunks find them without asking the database.
-    With a `pending` set (the same for every chunk), the survivorship of golden records of
-    earlier chunks that gain records is left for `finish_survivorship`: they are added to the
-    set and recorded in `PendingSurvivorship`. Without it, it runs in the chunk. A caller that
-    passes its own `run` calls `run.statistics_refreshed()` once its last chunk is in (on
-    PostgreSQL a refresh of the planner statistics may still be running beside it).
+    items: list[BatchItem]
+    fresh: list[tuple[BatchItem, str]]  # (item, fingerprint)
+    updates: list[BatchItem]
+    unchanged: int
+    matching: _Matching | None  # the new items' keys and candidates
+    marks: tuple[int, int]  # the newest source record and key row ids it saw
+
+
+@dataclass
+class _Matching:
+    """The new items' profiles, keys and candidates (`_match_fresh`)."""
+
+    prepared: list[tuple]  # (item, fingerprint, profile, keys)
+    population: int
+    counts_of: list[dict[str, int]]  # each item's term-frequency counts
+    candidates: list[list[int]]
+    key_hashes: np.ndarray  # every key of every item, in order
+    key_counts: np.ndarray  # how many keys each item has
+    retrievable: np.ndarray
+
+
+def _marks() -> tuple[int, int]:
+    """The newest source record id and key row id: unchanged, nothing was written since."""
+    top = SourceRecord.objects.aggregate(top=Max("id"))["top"] or 0
+    return top, RunKeys.current_mark()
+
+
+def plan_bulk(entity: str, items: list[BatchItem], run: RunKeys, *, match: bool = True) -> BulkPlan:
+    """`bulk_ingest`'s work that needs neither weights nor a transaction, done ahead: while
+    the weights are estimated from the same file, for one. `bulk_ingest` takes the plan if
+    no source record or key was written since; the candidates (`match`) only if that still
+    holds once its transaction has locked out other writers (else it finds them again there).
     """
-    settings = settings or MatchSettings.for_entity(entity)
-    ongoing = run is not None  # an import of several chunks, which waits for what it starts
-    run = run or RunKeys(entity)
-    outcomes: Counter = Counter()
+    marks = _marks()
     known = _known_fingerprints(entity, items)
-    fresh, updates = [], []
+    fresh, updates, unchanged = [], [], 0
     seen = set()
     for item in items:
         identity = (item.system, str(item.external_id))
@@ -130,14 +149,48 @@ def bulk_ingest(
         seen.add(identity)
         if identity in known:
             if known[identity] == digest:
-                outcomes[IngestAction.UNCHANGED] += 1
+                unchanged += 1
             else:
                 updates.append(item)
         else:
             fresh.append((item, digest))
+    matching = _match_fresh(entity, fresh, run) if fresh and match else None
+    return BulkPlan(items, fresh, updates, unchanged, matching, marks)
+
+
+def bulk_ingest(
+    entity: str,
+    items: list[BatchItem],
+    settings: MatchSettings | None = None,
+    run: RunKeys | None = None,
+    pending: set | None = None,
+    plan: BulkPlan | None = None,
+):
+    """Ingest many records; returns a Counter of IngestAction values.
+
+    An import of many chunks passes the same `run` to every call: it remembers the keys of
+    the records written so far, so later chunks find them without asking the database.
+    With a `pending` set (the same for every chunk), the survivorship of golden records of
+    earlier chunks that gain records is left for `finish_survivorship`: they are added to the
+    set and recorded in `PendingSurvivorship`. Without it, it runs in the chunk. A caller that
+    passes its own `run` calls `run.statistics_refreshed()` once its last chunk is in (on
+    PostgreSQL a refresh of the planner statistics may still be running beside it).
+    `plan`: `plan_bulk`'s for these very items and this `run`, made earlier.
+    """
+    settings = settings or MatchSettings.for_entity(entity)
+    ongoing = run is not None  # an import of several chunks, which waits for what it starts
+    run = run or RunKeys(entity)
+    if plan is not None and plan.items is not items:
+        raise ValueError("the plan was made for other items")
+    if plan is None or plan.marks != _marks():
+        plan = plan_bulk(entity, items, run, match=False)  # or records were written since
+    outcomes: Counter = Counter()
+    if plan.unchanged:
+        outcomes[IngestAction.UNCHANGED] += plan.unchanged
+    fresh, updates = plan.fresh, plan.updates
     if fresh:
         with collector_paused(), transaction.atomic():
-            counted, written, mark, due = _ingest_fresh(entity, fresh, settings, run, pending)
+            counted, written, mark, due = _ingest_fresh(entity, plan, settings, run, pending)
         run.add_hashed(*written)  # committed: later chunks may find these records
         if pending is not None:
             pending.update(due)  # committed too: their rows are in `PendingSurvivorship`
@@ -416,33 +469,12 @@ def _key_totals(entity: str, flat: list[str], hashes: np.ndarray, run: RunKeys) 
     return totals
 
 
-def _ingest_fresh(
-    entity: str, fresh: list, settings: MatchSettings, run: RunKeys, pending: set | None
-) -> tuple:
-    """Match and write new records; returns (outcomes, the written keys as `RunKeys.add_hashed`
-    takes them, newest key row id, golden ids newly due for survivorship). With `pending`,
-    golden records of earlier chunks that gained records are recorded as due (see
-    `bulk_ingest`) instead of recomputed; the caller adds them to the set once the chunk has
-    committed, so that it never names a record whose row was rolled back."""
-    model = golden_model(entity)
-    golden_field = "customer" if entity == Entity.CUSTOMER else "product"
-    comparisons, weights = comparisons_for(entity), weights_for(settings)
-    scorer = Scorer(weights, comparisons)
-    shifts = system_shifts(weights)
-    households = bool(weights.get("households"))
+def _match_fresh(entity: str, fresh: list, run: RunKeys) -> _Matching:
+    """The profiles, keys, term frequencies and candidates of new records (see `_Matching`)."""
     prepared = []
     for item, digest in fresh:
         profile, keys = item.prepared or profile_and_keys(entity, item.attributes)
         prepared.append((item, digest, profile, keys))
-    if connection.vendor == "postgresql":
-        # Real-time ingests lock the rows of their keys (creating missing rows first, outside
-        # their transaction); a chunk touches most keys there are, so it takes the whole table:
-        # ingests wait for the chunk to commit, as every writer does on SQLite. Locking half a
-        # million key rows one by one cost more than matching the chunk.
-        with connection.cursor() as cursor:
-            table = connection.ops.quote_name(BlockingLock._meta.db_table)
-            cursor.execute(f"LOCK TABLE {table} IN EXCLUSIVE MODE")  # a model's table name
-    run.catch_up()  # a real-time ingest may have come in between two chunks
     population = max(run.population + len(prepared), 1)
     # Every key of the chunk, record after record, with how many records hold it.
     flat = [key for _, _, _, keys in prepared for key in keys]
@@ -456,10 +488,8 @@ def _ingest_fresh(
     terms = zip(term.tolist(), owner[term].tolist(), totals[term].tolist(), strict=True)
     for at, record, total in terms:
         counts_of[record][flat[at]] = total
-
-    # 1. Candidates: each record meets the stored records, the run's earlier chunks' and the
-    # batch's earlier records (negative ids) through its keys, exactly as record-by-record
-    # ingest would.
+    # Each record meets the stored records, the run's earlier chunks' and the batch's earlier
+    # records (negative ids) through its keys, exactly as record-by-record ingest would.
     looked_up = retrieval_positions(retrievable, totals, owner)
     wanted = {flat[at] for at in looked_up.tolist()}
     candidates = chunk_candidates(
@@ -468,8 +498,40 @@ def _ingest_fresh(
         _existing_postings(entity, wanted, run),
         run.postings(),
     )
-    key_hashes_held, key_counts_held = held  # kept for `RunKeys.add_hashed`
-    del flat, held, totals, owner, term, looked_up, wanted
+    return _Matching(prepared, population, counts_of, candidates, *held, retrievable)
+
+
+def _ingest_fresh(
+    entity: str, plan: BulkPlan, settings: MatchSettings, run: RunKeys, pending: set | None
+) -> tuple:
+    """Match and write the plan's new records; returns (outcomes, the written keys as
+    `RunKeys.add_hashed` takes them, newest key row id, golden ids newly due for
+    survivorship). With `pending`, golden records of earlier chunks that gained records are
+    recorded as due (see `bulk_ingest`) instead of recomputed; the caller adds them to the
+    set once the chunk has committed, so that it never names a record whose row was rolled
+    back."""
+    model = golden_model(entity)
+    golden_field = "customer" if entity == Entity.CUSTOMER else "product"
+    comparisons, weights = comparisons_for(entity), weights_for(settings)
+    scorer = Scorer(weights, comparisons)
+    shifts = system_shifts(weights)
+    households = bool(weights.get("households"))
+    if connection.vendor == "postgresql":
+        # Real-time ingests lock the rows of their keys (creating missing rows first, outside
+        # their transaction); a chunk touches most keys there are, so it takes the whole table:
+        # ingests wait for the chunk to commit, as every writer does on SQLite. Locking half a
+        # million key rows one by one cost more than matching the chunk.
+        with connection.cursor() as cursor:
+            table = connection.ops.quote_name(BlockingLock._meta.db_table)
+            cursor.execute(f"LOCK TABLE {table} IN EXCLUSIVE MODE")  # a model's table name
+    run.catch_up()  # a real-time ingest may have come in between two chunks
+
+    # 1. Candidates: worked out ahead if nothing was written since (now that nobody else can).
+    matching = plan.matching
+    if matching is None or plan.marks != _marks():
+        matching = _match_fresh(entity, plan.fresh, run)
+    prepared, population, counts_of = matching.prepared, matching.population, matching.counts_of
+    candidates, retrievable = matching.candidates, matching.retrievable
     stored, unusable = _stored_records(candidates, golden_field)
     if unusable:  # rare; checking every candidate of every record cost 5% of a 1M import
         candidates = [  # a stored record without a golden record (being re-matched) is no
@@ -681,8 +743,8 @@ def _ingest_fresh(
         due = existing_touched - live_new - pending
         insert_rows(PendingSurvivorship, [{"entity": entity, "golden_id": g} for g in due])
     written = (
-        np.repeat(np.asarray(ids, dtype=np.int64), key_counts_held),
-        key_hashes_held,
+        np.repeat(np.asarray(ids, dtype=np.int64), matching.key_counts),
+        matching.key_hashes,
         retrievable,
     )
     return outcomes, written, mark, due

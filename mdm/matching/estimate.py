@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import random
 from collections import Counter, defaultdict
+from collections.abc import Callable
 
 import numpy as np
 from django.utils import timezone
@@ -238,12 +239,14 @@ def estimate_weights(
     max_pairs: int = 40_000,
     seed: int = 1,
     systems: list[str] | None = None,
+    meanwhile: Callable[[], object] | None = None,
 ) -> dict:
     """Weights {"prior", "fields": {name: {"m": [...], "u": [...]}}} estimated from profiles.
 
     With `systems` (each profile's source system) and more than one system among them, the
     prior is also estimated apart for two records of one system and two of different systems
-    ("prior_same_system", "prior_other_system"; see `system_priors`).
+    ("prior_same_system", "prior_other_system"; see `system_priors`). `meanwhile` is called
+    in this process while the workers compare the blocked pairs (or first, with no workers).
     """
     comparisons = comparisons_for(entity)
     rng = random.Random(seed)
@@ -251,6 +254,8 @@ def estimate_weights(
     if size < 50:
         from mdm.matching.scoring import default_weights
 
+        if meanwhile is not None:
+            meanwhile()
         return default_weights(comparisons)
     draws = min(30_000, 50 * size)
     random_pairs = [(rng.randrange(size), rng.randrange(size)) for _ in range(draws)]
@@ -279,6 +284,8 @@ def estimate_weights(
         # Passes overlap a lot (a true match shares many keys): compare each pair once.
         needed = sorted(set(distinct).union(*by_pass.values()))
         blocked_compared = submit(_sampled_pattern, needed)
+        if meanwhile is not None:
+            meanwhile()
         random_patterns = Counter(compared())
         seen_patterns = dict(zip(needed, blocked_compared(), strict=True))
     u = {}

@@ -557,3 +557,75 @@ def test_a_merge_between_stored_golden_records_is_worked_out_once_at_the_end_of_
     )
     assert list(updated.values_list("reason", flat=True)) == ["batch import"]
     assert apply_survivorship_many(Customer, [survivor.pk], reason="recompute") == 0
+
+
+@pytest.fixture
+def estimated(tmp_path):
+    """A file long enough that the import estimates the weights from it (and then loads it
+    in one chunk)."""
+    path = tmp_path / "people.csv"
+    with path.open("w", newline="") as handle:
+        write_csv(generate("people", 650, seed=7), handle)
+    return path
+
+
+def test_a_one_chunk_file_is_matched_while_its_weights_are_estimated(estimated, monkeypatch):
+    from mdm import batch
+    from mdm.management.commands import import_records
+
+    _load(estimated, "--per-record")  # the same decisions, without a plan
+    one_by_one = _clusters()
+    SourceRecord.objects.all().delete()
+    Customer.objects.all().delete()
+    _clear_match_state()
+    events = []
+    real_match, real_ingest = batch._match_fresh, import_records.bulk_ingest
+
+    def matching(*args):
+        events.append("candidates")
+        return real_match(*args)
+
+    def ingesting(*args):
+        events.append("chunk")
+        return real_ingest(*args)
+
+    monkeypatch.setattr(batch, "_match_fresh", matching)
+    monkeypatch.setattr(import_records, "bulk_ingest", ingesting)
+    _load(estimated)
+    assert events == ["candidates", "chunk"]  # found ahead, during the estimate, and used
+    assert _clusters() == one_by_one
+
+
+def _items(path) -> list:
+    import csv
+
+    from mdm.batch import BatchItem
+    from mdm.management.commands.import_records import customer_from_row
+    from mdm.records import customer_attributes
+
+    with open(path, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    return [
+        BatchItem(
+            row["source_system"], row["source_id"], customer_attributes(customer_from_row(row))
+        )
+        for row in rows
+    ]
+
+
+def test_a_plan_is_matched_again_if_a_record_came_in_after_it(generated):
+    from mdm import batch
+    from mdm.ingest import ingest_record
+    from mdm.keyindex import RunKeys
+
+    items = _items(generated)
+    run = RunKeys("customer")
+    plan = batch.plan_bulk("customer", items, run)
+    first = items[0]
+    ingest_record("customer", "elsewhere", "copy", first.attributes, None)  # after the plan
+    batch.bulk_ingest("customer", items, None, run, None, plan)
+    copy = SourceRecord.objects.get(system="elsewhere")
+    original = SourceRecord.objects.get(system=first.system, external_id=first.external_id)
+    assert original.customer_id == copy.customer_id  # the plan's candidates missed the copy
+    with pytest.raises(ValueError, match="other items"):
+        batch.bulk_ingest("customer", items[:1], None, run, None, plan)
