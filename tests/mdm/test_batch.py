@@ -585,9 +585,9 @@ def test_a_one_chunk_file_is_matched_while_its_weights_are_estimated(estimated, 
         events.append("candidates")
         return real_match(*args)
 
-    def ingesting(*args):
+    def ingesting(*args, **options):
         events.append("chunk")
-        return real_ingest(*args)
+        return real_ingest(*args, **options)
 
     monkeypatch.setattr(batch, "_match_fresh", matching)
     monkeypatch.setattr(import_records, "bulk_ingest", ingesting)
@@ -629,3 +629,34 @@ def test_a_plan_is_matched_again_if_a_record_came_in_after_it(generated):
     assert original.customer_id == copy.customer_id  # the plan's candidates missed the copy
     with pytest.raises(ValueError, match="other items"):
         batch.bulk_ingest("customer", items[:1], None, run, None, plan)
+
+
+def _load_told(path) -> str:
+    err = StringIO()
+    call_command("import_records", "--entity", "customer", str(path), stdout=StringIO(), stderr=err)
+    return err.getvalue()
+
+
+@pytest.mark.django_db(transaction=True)  # a first load defers the index outside one
+def test_a_one_chunk_load_builds_the_key_index_in_its_transaction_on_sqlite(estimated):
+    from mdm.keyindex import postings_index_present
+
+    err = _load_told(estimated)
+    assert postings_index_present()
+    # SQLite builds it beside survivorship; PostgreSQL after the commit, as a load of chunks.
+    assert ("Built the blocking-key index" in err) == (connection.vendor != "sqlite")
+
+
+@pytest.mark.django_db(transaction=True)  # a first load defers the index outside one
+def test_a_one_chunk_load_that_fails_after_its_index_still_leaves_the_index(estimated, monkeypatch):
+    from mdm import batch
+    from mdm.keyindex import postings_index_present
+
+    def failing(*args):
+        raise RuntimeError("a review task that will not go in")
+
+    monkeypatch.setattr(batch, "_write_reviews", failing)  # after the index, in the chunk
+    err = _load_told(estimated)
+    assert "loading them one by one instead" in err  # rolled back, index and all
+    assert postings_index_present()
+    assert SourceRecord.objects.count() > 1000

@@ -365,7 +365,9 @@ class Command(BaseCommand):
         return ready
 
     def _per_record(self, items, settings, outcomes, errors) -> None:
-        build_postings_index()  # a fallback after a failed chunk: the real-time path needs it
+        # A fallback after a failed chunk: the real-time path needs the index (which the chunk
+        # may have built and lost in its rollback).
+        build_postings_index(check=True)
         for line, item in items:
             try:
                 result = ingest_record(
@@ -385,7 +387,9 @@ class Command(BaseCommand):
         plan, self.plan = self.plan, None  # made for these items, if any: used once
         try:
             batch = plan.items if plan is not None else [item for _, item in items]
-            counted = bulk_ingest(self.entity, batch, settings, self.run, self.pending, plan)
+            counted = bulk_ingest(  # a plan is made for a file of one chunk: the last
+                self.entity, batch, settings, self.run, self.pending, plan, last=plan is not None
+            )
             outcomes.update({action.value: count for action, count in counted.items()})
         except Exception as exc:
             # One bad record must not sink the chunk: go record by record to find it.
