@@ -105,8 +105,7 @@ PRODUCT_PRIOR = 1e-2
 TF_PSEUDO_COUNT = 1000  # frequencies lean on the average u until the population is large
 
 
-def _jw(left: str, right: str) -> float:
-    return JaroWinkler.similarity(left, right)
+_jw = JaroWinkler.similarity  # (left, right) -> 0..1; met hundreds of thousands of times a load
 
 
 def _level(similarity: float, cutoffs: tuple[float, ...]) -> int:
@@ -131,7 +130,10 @@ def _first_name_level(left: dict, right: dict) -> int | None:
     if not left["first"] or not right["first"]:
         return None
     key = (left["first_raw"], left["first"], right["first_raw"], right["first"])
-    return _cached(_first_levels, key, _compare_first_names, left, right)
+    level = _first_levels.get(key)  # most pairs: looked up here, without a call
+    if level is None:
+        level = _cached(_first_levels, key, _compare_first_names, left, right)
+    return level
 
 
 def _cached(cache: dict, key: tuple, compare, left: dict, right: dict) -> int:
@@ -165,7 +167,11 @@ def _last_name_level(left: dict, right: dict) -> int | None:
         return None
     if left["last"] == right["last"]:
         return 0
-    return _cached(_last_levels, (left["last"], right["last"]), _compare_last_names, left, right)
+    key = (left["last"], right["last"])
+    level = _last_levels.get(key)
+    if level is None:
+        level = _cached(_last_levels, key, _compare_last_names, left, right)
+    return level
 
 
 def _compare_last_names(left: dict, right: dict) -> int:
@@ -202,10 +208,6 @@ def _close_postcodes(left: str, right: str) -> bool:
     return len(left) >= 4 and len(right) >= 4 and OSA.distance(left, right) <= 1
 
 
-def _close_towns(left: str, right: str) -> bool:
-    return left == right or _jw(left, right) >= 0.92
-
-
 def _street_similarity(left: str, right: str) -> float:
     # Also without spaces: "stanleykstreet" is "stanley street" with a typo.
     return (
@@ -223,14 +225,16 @@ _LEVEL_STREET_NEAR_POSTCODE = 9  # postcodes a typo apart: never "elsewhere" abo
 
 
 def _address_level(left: dict, right: dict) -> int | None:
-    comparable = [key for key in ("street", "postcode", "city") if left[key] and right[key]]
-    if not comparable:
+    # The dearest comparison, met by every pair: the common steps are written out here rather
+    # than called (a tenth of its time went to calls and a list of the fields compared).
+    postcodes, cities = (left["postcode"], right["postcode"]), (left["city"], right["city"])
+    both_postcodes = bool(postcodes[0] and postcodes[1])
+    both_cities = bool(cities[0] and cities[1])
+    if not (both_postcodes or both_cities or (left["street"] and right["street"])):
         return None
-    same_postcode = bool(left["postcode"]) and left["postcode"] == right["postcode"]
-    both_postcodes = bool(left["postcode"] and right["postcode"])
-    both_cities = bool(left["city"] and right["city"])
+    same_postcode = both_postcodes and postcodes[0] == postcodes[1]
     same_district = both_postcodes and _district(left) == _district(right)
-    same_city = both_cities and _close_towns(left["city"], right["city"])
+    same_city = both_cities and (cities[0] == cities[1] or _jw(*cities) >= 0.92)  # a typo apart
     # A postcode with a typo is the same place when the towns agree (or one is unknown).
     close_postcode = (
         both_postcodes
@@ -327,15 +331,13 @@ def _made_of_names(local: str, *profiles: dict) -> bool:
     return any(name.replace(" ", "") in letters for name in names)
 
 
-def _email_level(left: dict, right: dict) -> int | None:
-    """Exact (also with a "+tag"), close (a typo), different.
+def _email_level(left: dict, right: dict) -> int:
+    """Exact (also with a "+tag"), close (a typo), different: for two known addresses.
 
     A local part that only spells the person's name is no evidence of its own once the names
     have been compared: namesakes at other employers, or "jo.dunn55" and "jo.dunn92" at one
     free-mail domain, are different mailboxes, so they count as different, not as close.
     """
-    if not left["email"] or not right["email"]:
-        return None
     if left["email"] == right["email"]:
         return 0
     (local_left, domain_left), (local_right, domain_right) = (
@@ -355,17 +357,13 @@ def _email_level(left: dict, right: dict) -> int | None:
     return 2
 
 
-def _phone_level(left: dict, right: dict) -> int | None:
-    if not left["phone"] or not right["phone"]:
-        return None
+def _phone_level(left: dict, right: dict) -> int:
     if same_phone(left["phone"], right["phone"]):
         return 0
     return 1 if left["phone"][-7:] == right["phone"][-7:] else 2
 
 
-def _company_level(left: dict, right: dict) -> int | None:
-    if not left["company"] or not right["company"]:
-        return None
+def _company_level(left: dict, right: dict) -> int:
     if left["company"] == right["company"]:
         return 0
     left_name, right_name = (
@@ -436,13 +434,14 @@ def customer_levels(left: dict, right: dict, *, with_address: bool = True) -> di
             and swapped_first + swapped_last < first + last
         ):
             first, last = swapped_first, swapped_last
+    # Company, email and phone are compared where both sides have one (a call saved per pair).
     return {
-        "company": _company_level(left, right),
+        "company": _company_level(left, right) if left["company"] and right["company"] else None,
         "first_name": first,
         "last_name": last,
         "address": _address_level(left, right) if with_address else None,
-        "email": _email_level(left, right),
-        "phone": _phone_level(left, right),
+        "email": _email_level(left, right) if left["email"] and right["email"] else None,
+        "phone": _phone_level(left, right) if left["phone"] and right["phone"] else None,
     }
 
 
