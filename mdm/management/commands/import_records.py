@@ -171,7 +171,7 @@ class Command(BaseCommand):
 
                 def plan() -> None:
                     """The file's one chunk, and its candidates, while the workers compare
-                    the estimate's pairs (0.3 s of a 10,000-record import's own work)."""
+                    the estimate's pairs (0.4-0.5 s of a 10,000-record import's own work)."""
                     ready.extend(self._ready(parsed, flat, prepared))
                     self.plan = plan_bulk(entity, [item for _, item in ready], self.run)
 
