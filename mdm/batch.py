@@ -35,7 +35,7 @@ from mdm.matching.matcher import comparisons_for, golden_systems, profile_and_ke
 from mdm.matching.profile import is_retrieval_key
 from mdm.matching.scoring import (
     Scorer,
-    customer_levels_above,
+    _term_weight,
     in_comparison_order,
     probability_of,
     product_levels,
@@ -44,6 +44,7 @@ from mdm.matching.scoring import (
     system_shifts,
     with_systems,
 )
+from mdm.matching.vectorised import Columns, customer_pairs_above, patterns_of
 from mdm.merge import merge
 from mdm.models import (
     BlockingKey,
@@ -109,6 +110,7 @@ class BulkPlan:
     unchanged: int
     matching: _Matching | None  # the new items' keys and candidates
     marks: tuple[int, int] | None  # the newest source record and key row ids it saw
+    columns: Columns | None = None  # of the items' profiles (or more), made already
 
 
 @dataclass
@@ -130,11 +132,20 @@ def _marks() -> tuple[int, int]:
     return top, RunKeys.current_mark()
 
 
-def plan_bulk(entity: str, items: list[BatchItem], run: RunKeys, *, match: bool = True) -> BulkPlan:
+def plan_bulk(
+    entity: str,
+    items: list[BatchItem],
+    run: RunKeys,
+    *,
+    match: bool = True,
+    columns: Columns | None = None,
+) -> BulkPlan:
     """`bulk_ingest`'s work that needs neither weights nor a transaction, done ahead: while
     the weights are estimated from the same file, for one. `bulk_ingest` takes the plan if
     no source record or key was written since; the candidates (`match`) only if that still
     holds once its transaction has locked out other writers (else it finds them again there).
+    `columns`: the `vectorised.Columns` of the items' profiles (of more of them too), if made
+    already: the comparisons use them.
     """
     marks = _marks() if match else None  # only candidates need checking later
     known = _known_fingerprints(entity, items)
@@ -155,7 +166,7 @@ def plan_bulk(entity: str, items: list[BatchItem], run: RunKeys, *, match: bool 
         else:
             fresh.append((item, digest))
     matching = _match_fresh(entity, fresh, run) if fresh and match else None
-    return BulkPlan(items, fresh, updates, unchanged, matching, marks)
+    return BulkPlan(items, fresh, updates, unchanged, matching, marks, columns)
 
 
 def bulk_ingest(
@@ -350,21 +361,19 @@ def _frequency(counts: dict[str, int], population: int):
     return frequency
 
 
-def _score_candidates(index: int) -> list[tuple]:
-    """(other id, probability, levels, identical SKU) for each candidate of record `index`.
+def _product_candidates(index: int) -> list[tuple]:
+    """(other id, probability, levels, identical SKU) for each candidate of product `index`.
 
     Runs in a worker process for large batches: reads only what `fork_map` shared.
     """
     data = shared()
     profiles, stored = data["profiles"], data["stored"]
     profile = profiles[index]
-    customer = data["entity"] == Entity.CUSTOMER
     in_order = data["in_order"]  # levels dict -> the pattern tuple, in comparison order
     frequency = _frequency(data["counts_of"][index], data["population"])
     results = []
-    scorer, floor = data["scorer"], data["floor"]
+    scorer = data["scorer"]
     parsed = data["parsed"]  # this process's stored profiles, parsed when first compared
-    memo: dict = {}  # this record's term-frequency weights
     for other_id in data["candidates"][index]:
         if other_id > 0:
             other = parsed.get(other_id)
@@ -372,19 +381,62 @@ def _score_candidates(index: int) -> list[tuple]:
                 other = parsed[other_id] = json_loads(stored[other_id][0])
         else:
             other = profiles[-other_id - 1]
-        if customer:
-            found = customer_levels_above(profile, other, scorer, floor, frequency, memo)
-            if found is None:
-                # Below the review threshold: no decision looks at it, so it need not travel
-                # back (9,553 of 101,323 pairs reach it at 10,000).
-                continue
-            levels, probability = found[0], probability_of(found[1])
-        else:
-            levels = product_levels(profile, other)
-            probability = scorer.probability(levels, profile, frequency)
-        identical = not customer and bool(profile.get("sku")) and profile["sku"] == other.get("sku")
-        pattern = in_order(levels)  # a tuple travels back cheaper
-        results.append((other_id, 1.0 if identical else probability, pattern, identical))
+        levels = product_levels(profile, other)
+        identical = bool(profile.get("sku")) and profile["sku"] == other.get("sku")
+        probability = 1.0 if identical else scorer.probability(levels, profile, frequency)
+        results.append((other_id, probability, in_order(levels), identical))
+    return results
+
+
+def _score_slice(indexes: range) -> list[list[tuple]]:
+    """(other id, probability, level pattern, identical SKU) for each candidate of each of the
+    consecutive records `indexes` (in a worker process for large batches: reads only what
+    `fork_map` shared).
+
+    Customers are compared as arrays (`vectorised.customer_pairs_above`: the pairs that cannot
+    reach the review threshold are left out, as no decision looks at them; 9,553 of the
+    101,323 pairs of a 10,000-record file reach it). The worker's `Columns` hold the batch's
+    profiles, made when first needed, and the stored candidates it has met, appended as they
+    are met (each parsed once).
+    """
+    data = shared()
+    if data["entity"] != Entity.CUSTOMER:
+        return [_product_candidates(index) for index in indexes]
+    profiles, candidates, stored = data["profiles"], data["candidates"], data["stored"]
+    columns, placed = data.get("columns"), data["placed"]  # stored id: position in columns
+    if columns is None:
+        columns = data["columns"] = Columns(profiles)
+    meeting = [candidates[index] for index in indexes]
+    unseen = sorted({other for chosen in meeting for other in chosen if other > 0} - placed.keys())
+    if unseen:
+        placed.update((other_id, len(columns.profiles) + at) for at, other_id in enumerate(unseen))
+        columns.add([json_loads(stored[other_id][0]) for other_id in unseen])
+    counts = np.fromiter(map(len, meeting), np.int64, len(meeting))
+    left = np.repeat(np.asarray(indexes, dtype=np.int64), counts)
+    others = [other for chosen in meeting for other in chosen]
+    right = np.fromiter(
+        (-other - 1 if other < 0 else placed[other] for other in others), np.int64, len(others)
+    )
+    scorer, population = data["scorer"], data["population"]
+    term_weights = {}  # each pair's left record's weight of full agreement (`Scorer.log_odds`)
+    for name, _table, m_exact, u_exact, field in scorer.fields:
+        if field:
+            own = []
+            for index in indexes:
+                value = profiles[index][field]
+                counted = data["counts_of"][index].get(f"tf.{field}:{value}"[:120], 0)
+                weight = _term_weight(m_exact, u_exact, (counted, population)) if value else None
+                own.append(math.nan if weight is None else weight)
+            term_weights[name] = np.repeat(np.asarray(own, dtype=np.float64), counts)
+    at, totals, codes = customer_pairs_above(
+        columns, left, right, scorer, data["floor"], term_weights
+    )
+    results: list[list[tuple]] = [[] for _ in indexes]
+    owners = (left[at] - (indexes[0] if len(indexes) else 0)).tolist()
+    patterns = patterns_of(codes, len(scorer.fields))
+    found = zip(owners, at.tolist(), totals.tolist(), patterns, strict=True)
+    for owner, pair, total, pattern in found:
+        results[owner].append((others[pair], probability_of(total), pattern, False))
     return results
 
 
@@ -570,15 +622,18 @@ def _ingest_fresh(
             in_key_order=not postings_index_deferred(),
         )
 
+    profiles = [profile for _, _, profile, _ in prepared]
     scored = fork_map(
-        _score_candidates,
+        _score_slice,
         range(len(prepared)),
         data={
             "entity": entity,
-            "profiles": [profile for _, _, profile, _ in prepared],
+            "profiles": profiles,
             "candidates": candidates,
             "stored": stored,
-            "parsed": {},
+            "parsed": {},  # products: stored id -> parsed profile
+            "placed": {},  # customers: stored id -> position in the worker's Columns
+            "columns": plan.columns.of(profiles) if plan.columns is not None else None,
             "counts_of": counts_of,
             "population": population,
             "scorer": scorer,
@@ -592,7 +647,9 @@ def _ingest_fresh(
         },
         meanwhile=write_keys if last else None,
         meanwhile_is_short=True,
+        per_slice=True,
     )
+    scored = [found for part in scored for found in part]
     # The source systems of the golden records a decision may join (see `system_shifts`).
     systems_of: dict = {}
     if shifts:

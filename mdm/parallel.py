@@ -41,15 +41,19 @@ def worker_count() -> int:
     return configured
 
 
-def _tasks(function: Callable, items: Sequence, workers: int) -> list[tuple[Callable, Sequence]]:
+def _tasks(
+    function: Callable, items: Sequence, workers: int, per_slice: bool = False
+) -> list[tuple[Callable, Sequence, bool]]:
     """`_run_slice`'s tasks: a few slices per worker even out slices that happen to be slower."""
     size = max(len(items) // (workers * 4), 1)
-    return [(function, items[start : start + size]) for start in range(0, len(items), size)]
+    return [
+        (function, items[start : start + size], per_slice) for start in range(0, len(items), size)
+    ]
 
 
-def _run_slice(task: tuple[Callable, Sequence]) -> list:
-    function, items = task
-    return [function(item) for item in items]
+def _run_slice(task: tuple[Callable, Sequence, bool]):
+    function, items, per_slice = task
+    return function(items) if per_slice else [function(item) for item in items]
 
 
 def fork_map(
@@ -60,8 +64,11 @@ def fork_map(
     minimum: int | None = None,
     meanwhile: Callable[[], object] | None = None,
     meanwhile_is_short: bool = False,
+    per_slice: bool = False,
 ) -> list:
-    """`[function(item) for item in items]`, in forked processes when there are enough items.
+    """`[function(item) for item in items]`, in forked processes when there are enough items;
+    with `per_slice`, the list of `function(part)` for consecutive parts of the items instead
+    (see `fork_pool`).
 
     `function` must be a module-level function (it is sent by name); it reads `data` through
     `shared()`. Results come back in the order of `items`. `meanwhile` is called in this process
@@ -80,13 +87,13 @@ def fork_map(
         if count < least or len(items) < (MINIMUM_ITEMS if minimum is None else minimum):
             if meanwhile is not None:
                 meanwhile()
-            return [function(item) for item in items]
+            return [function(items)] if per_slice else [function(item) for item in items]
         with multiprocessing.get_context("fork").Pool(count) as pool:
-            pending = pool.map_async(_run_slice, _tasks(function, items, count))
+            pending = pool.map_async(_run_slice, _tasks(function, items, count, per_slice))
             if meanwhile is not None:
                 meanwhile()
             parts = pending.get()
-        return [result for part in parts for result in part]
+        return parts if per_slice else [result for part in parts for result in part]
     finally:
         _shared.clear()
 
@@ -97,14 +104,17 @@ def fork_pool(data: dict, *, items: int, minimum: int | None = None) -> Iterator
     the workers run the maps before: `fork_map` forks for each map, and its workers know only
     what existed when they were forked.
 
-    Yields `submit(function, items)`, which starts a map at once and returns a function that
-    waits for its results and gives them, in the order of `items`. `function` is module-level
-    and reads `data` through `shared()`; the items travel to the workers pickled, so they should
-    be small (pairs of numbers). Every core gets a worker: what this process does meanwhile
-    shares the cores with them (for short work; `fork_map`'s `meanwhile` is for work as long as
-    the map). `items` is how many the maps will have in all: below `minimum` (MINIMUM_ITEMS),
-    or where no process can be forked (see `worker_count`), each map runs in this process when
-    its results are asked for. Ask for every result inside the `with` block.
+    Yields `submit(function, items, per_slice=False)`, which starts a map at once and returns
+    a function that waits for its results and gives them, in the order of `items`; with
+    `per_slice`, `function` takes a slice of the items at once and its results come back as
+    the list of what it returned for each slice, in order (a function that works on arrays).
+    `function` is module-level and reads `data` through `shared()`; the items travel to the
+    workers pickled, so they should be small (pairs of numbers). Every core gets a worker: what
+    this process does meanwhile shares the cores with them (for short work; `fork_map`'s
+    `meanwhile` is for work as long as the map). `items` is how many the maps will have in all:
+    below `minimum` (MINIMUM_ITEMS), or where no process can be forked (see `worker_count`),
+    each map runs in this process when its results are asked for. Ask for every result inside
+    the `with` block.
     """
     _shared.clear()
     _shared.update(data)
@@ -112,15 +122,23 @@ def fork_pool(data: dict, *, items: int, minimum: int | None = None) -> Iterator
         count = worker_count()
         if count < 2 or items < (MINIMUM_ITEMS if minimum is None else minimum):
 
-            def here(function: Callable, items: Sequence) -> Callable[[], list]:
+            def here(
+                function: Callable, items: Sequence, per_slice: bool = False
+            ) -> Callable[[], list]:
+                if per_slice:
+                    return lambda: [function(items)]
                 return lambda: [function(item) for item in items]
 
             yield here
             return
         with multiprocessing.get_context("fork").Pool(count) as pool:
 
-            def submit(function: Callable, items: Sequence) -> Callable[[], list]:
-                pending = pool.map_async(_run_slice, _tasks(function, items, count))
+            def submit(
+                function: Callable, items: Sequence, per_slice: bool = False
+            ) -> Callable[[], list]:
+                pending = pool.map_async(_run_slice, _tasks(function, items, count, per_slice))
+                if per_slice:
+                    return pending.get
                 return lambda: [result for part in pending.get() for result in part]
 
             yield submit

@@ -295,8 +295,8 @@ def test_the_estimate_is_the_same_on_one_core_and_on_two(settings, monkeypatch):
     def eager(data, **options):  # each map done as it is submitted, in this process
         with parallel.fork_pool(data, items=0, minimum=1) as submit:
 
-            def submit_now(function, items):
-                found = submit(function, items)()
+            def submit_now(function, items, **each):
+                found = submit(function, items, **each)()
                 return lambda: found
 
             yield submit_now
