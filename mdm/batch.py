@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import uuid
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
@@ -32,7 +33,7 @@ from mdm.keyindex import (
 )
 from mdm.matching import blocking
 from mdm.matching.matcher import comparisons_for, golden_systems, profile_and_keys, weights_for
-from mdm.matching.profile import is_retrieval_key
+from mdm.matching.profile import retrieval_mask
 from mdm.matching.scoring import (
     Scorer,
     _term_weight,
@@ -60,7 +61,7 @@ from mdm.models import (
     SourceRecord,
     golden_model,
 )
-from mdm.parallel import beside_connection, collector_paused, fork_map, shared
+from mdm.parallel import ahead, beside_connection, collector_paused, fork_map, shared, worker_count
 from mdm.records import aware_utc, fingerprint
 from mdm.survivorship import (
     apply_survivorship_many,
@@ -125,6 +126,17 @@ class _Matching:
     key_counts: np.ndarray  # how many keys each item has
     retrievable: np.ndarray
 
+    def found(self) -> tuple:
+        """All but `prepared` (what a process that found them sends back)."""
+        return (
+            self.population,
+            self.counts_of,
+            self.candidates,
+            self.key_hashes,
+            self.key_counts,
+            self.retrievable,
+        )
+
 
 def _marks() -> tuple[int, int]:
     """The newest source record id and key row id: unchanged, nothing was written since."""
@@ -147,6 +159,23 @@ def plan_bulk(
     `columns`: the `vectorised.Columns` of the items' profiles (of more of them too), if made
     already: the comparisons use them.
     """
+    return start_plan(entity, items, run, match=match, columns=columns, beside=False)()
+
+
+def start_plan(
+    entity: str,
+    items: list[BatchItem],
+    run: RunKeys,
+    *,
+    match: bool = True,
+    columns: Columns | None = None,
+    beside: bool = True,
+) -> Callable[[], BulkPlan]:
+    """`plan_bulk` begun now; the function returned finishes it. Its database reads are made
+    here. The candidates of a first load (for which they need no database) are found in a
+    forked process, `beside` this one, which goes on meanwhile (the weights' estimate, for a
+    file of one chunk: 0.3-0.5 s of its own work at 10,000 records), and are taken when the
+    plan is finished; else when it is finished, in this process."""
     marks = _marks() if match else None  # only candidates need checking later
     known = _known_fingerprints(entity, items)
     fresh, updates, unchanged = [], [], 0
@@ -165,8 +194,31 @@ def plan_bulk(
                 updates.append(item)
         else:
             fresh.append((item, digest))
-    matching = _match_fresh(entity, fresh, run) if fresh and match else None
-    return BulkPlan(items, fresh, updates, unchanged, matching, marks, columns)
+
+    def finish(matching: _Matching | None) -> BulkPlan:
+        return BulkPlan(items, fresh, updates, unchanged, matching, marks, columns)
+
+    remote = (
+        beside
+        and fresh
+        and match
+        and not run.stored_before
+        and worker_count() >= 2
+        and all(item.prepared for item, _ in fresh)
+    )
+    if not remote:
+        return lambda: finish(_match_fresh(entity, fresh, run) if fresh and match else None)
+    found = ahead(lambda: [_match_fresh(entity, fresh, run).found()], depth=1, nice=0)
+
+    def take() -> BulkPlan:
+        try:
+            parts = next(found)
+        finally:
+            found.close()
+        prepared = [(item, digest, *item.prepared) for item, digest in fresh]
+        return finish(_Matching(prepared, *parts))
+
+    return take
 
 
 def bulk_ingest(
@@ -521,7 +573,7 @@ def _key_totals(entity: str, flat: list[str], hashes: np.ndarray, run: RunKeys) 
     records, the run's earlier chunks (in memory) and this whole chunk."""
     unique, inverse, in_chunk = np.unique(hashes, return_inverse=True, return_counts=True)
     totals = (in_chunk + run.counts(unique))[inverse]  # looked up once each, in order
-    stored = _stored_counts(entity, set(flat), run)
+    stored = _stored_counts(entity, set(flat), run) if run.stored_before else {}
     if stored:
         totals = totals + np.fromiter((stored.get(key, 0) for key in flat), np.int64, len(flat))
     return totals
@@ -538,7 +590,7 @@ def _match_fresh(entity: str, fresh: list, run: RunKeys) -> _Matching:
     flat = [key for _, _, _, keys in prepared for key in keys]
     held = (key_hashes(flat), np.fromiter((len(keys) for *_, keys in prepared), dtype=np.int64))
     totals = _key_totals(entity, flat, held[0], run)
-    retrievable = np.fromiter(map(is_retrieval_key, flat), dtype=bool, count=len(flat))
+    retrievable = retrieval_mask(flat)
     # The term frequencies scoring reads: each record's {"tf." key: count}.
     counts_of: list[dict[str, int]] = [{} for _ in prepared]
     owner = np.repeat(np.arange(len(prepared)), held[1])
@@ -549,7 +601,7 @@ def _match_fresh(entity: str, fresh: list, run: RunKeys) -> _Matching:
     # Each record meets the stored records, the run's earlier chunks' and the batch's earlier
     # records (negative ids) through its keys, exactly as record-by-record ingest would.
     looked_up = retrieval_positions(retrievable, totals, owner)
-    wanted = {flat[at] for at in looked_up.tolist()}
+    wanted = {flat[at] for at in looked_up.tolist()} if run.stored_before else set()
     candidates = chunk_candidates(
         (owner[looked_up], held[0][looked_up]),
         held,

@@ -23,7 +23,7 @@ from django.db import connection
 from django.db.models import Max
 
 from mdm.bulkwrite import write_rows
-from mdm.matching.profile import is_retrieval_key
+from mdm.matching.profile import retrieval_mask
 from mdm.models import BlockingKey, SourceRecord
 from mdm.parallel import worker_count
 
@@ -115,7 +115,7 @@ class RunKeys:
                 [len(own) for _, own in records],
             ),
             key_hashes(keys),
-            np.fromiter(map(is_retrieval_key, keys), dtype=bool, count=len(keys)),
+            retrieval_mask(keys),
         )
 
     def add_hashed(self, ids: np.ndarray, hashes: np.ndarray, retrieval: np.ndarray) -> None:

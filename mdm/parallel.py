@@ -32,6 +32,16 @@ def shared() -> dict:
     return _shared
 
 
+def _share(data: dict) -> dict:
+    """Make `data` what `shared()` gives; returns what it gave before, to be given again when
+    done: a map run in this process (one core) may run another inside it (a one-chunk file's
+    candidates, found while the estimate's pairs wait to be compared here)."""
+    outer = dict(_shared)
+    _shared.clear()
+    _shared.update(data)
+    return outer
+
+
 def worker_count() -> int:
     configured = max(int(getattr(settings, "MDM_WORKERS", 1) or 1), 1)
     if configured < 2 or multiprocessing.current_process().daemon:
@@ -65,10 +75,13 @@ def fork_map(
     meanwhile: Callable[[], object] | None = None,
     meanwhile_is_short: bool = False,
     per_slice: bool = False,
+    each: Callable[[list], object] | None = None,
 ) -> list:
     """`[function(item) for item in items]`, in forked processes when there are enough items;
     with `per_slice`, the list of `function(part)` for consecutive parts of the items instead
-    (see `fork_pool`).
+    (see `fork_pool`). `each` is called in this process with the results of each part in
+    turn, as soon as they are in (work on the first results while the workers make the
+    rest); not with `meanwhile`.
 
     `function` must be a module-level function (it is sent by name); it reads `data` through
     `shared()`. Results come back in the order of `items`. `meanwhile` is called in this process
@@ -78,8 +91,7 @@ def fork_map(
     as many workers as cores); with none left, `meanwhile` runs first and `function` in this
     process after it.
     """
-    _shared.clear()
-    _shared.update(data)
+    outer = _share(data)
     try:
         taking = meanwhile is not None and not meanwhile_is_short  # the parent's core
         count = worker_count() - taking
@@ -87,15 +99,25 @@ def fork_map(
         if count < least or len(items) < (MINIMUM_ITEMS if minimum is None else minimum):
             if meanwhile is not None:
                 meanwhile()
-            return [function(items)] if per_slice else [function(item) for item in items]
+            parts = [function(items)] if per_slice else [[function(item) for item in items]]
+            for part in parts if each is not None else ():
+                each(part)
+            return parts if per_slice else parts[0]
         with multiprocessing.get_context("fork").Pool(count) as pool:
-            pending = pool.map_async(_run_slice, _tasks(function, items, count, per_slice))
-            if meanwhile is not None:
-                meanwhile()
-            parts = pending.get()
+            tasks = _tasks(function, items, count, per_slice)
+            if each is not None:
+                parts = []
+                for part in pool.imap(_run_slice, tasks):
+                    each(part)
+                    parts.append(part)
+            else:
+                pending = pool.map_async(_run_slice, tasks)
+                if meanwhile is not None:
+                    meanwhile()
+                parts = pending.get()
         return parts if per_slice else [result for part in parts for result in part]
     finally:
-        _shared.clear()
+        _share(outer)
 
 
 @contextmanager
@@ -116,8 +138,7 @@ def fork_pool(data: dict, *, items: int, minimum: int | None = None) -> Iterator
     each map runs in this process when its results are asked for. Ask for every result inside
     the `with` block.
     """
-    _shared.clear()
-    _shared.update(data)
+    outer = _share(data)
     try:
         count = worker_count()
         if count < 2 or items < (MINIMUM_ITEMS if minimum is None else minimum):
@@ -143,7 +164,7 @@ def fork_pool(data: dict, *, items: int, minimum: int | None = None) -> Iterator
 
             yield submit
     finally:
-        _shared.clear()
+        _share(outer)
 
 
 def beside_connection(work: Callable[[], object], beside: bool) -> Callable[[], object]:

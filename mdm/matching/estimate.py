@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from mdm.keyindex import key_hashes
 from mdm.matching.matcher import comparisons_for
-from mdm.matching.profile import customer_keys, is_retrieval_key, product_keys
+from mdm.matching.profile import TERM_PREFIX, customer_keys, product_keys
 from mdm.matching.scoring import (
     DEFAULT_PRIOR,
     customer_levels,
@@ -160,10 +160,13 @@ def blocked_pairs(
     rng,
     keys: list[list[str]] | None = None,
     spare: list | None = None,
+    union: list | None = None,
 ) -> tuple[dict[str, list], list, int]:
     """Pairs that blocking would compare: a sample per pass, a sample of the distinct pairs, and
     how many distinct pairs there are. `spare`, if given, receives a function drawing that
-    many more distinct pairs from those the sample left out.
+    many more distinct pairs from those the sample left out; `union` receives every pair of
+    the samples once, ascending, as an (n, 2) array (0.1 s less than from the lists at
+    10,000 records).
 
     A true match shares many keys, so it turns up in many passes; counting it once per pass
     would inflate the share of matches several times. The prior is therefore estimated on the
@@ -175,10 +178,8 @@ def blocked_pairs(
     keys_of = _keys_function(entity)
     if keys is None:
         keys = [keys_of(profile) for profile in profiles]
-    retrieval = [
-        [key for key in own if is_retrieval_key(key) and not key.startswith(NOT_SAMPLED)]
-        for own in keys
-    ]
+    left_out = (TERM_PREFIX, *NOT_SAMPLED)
+    retrieval = [[key for key in own if not key.startswith(left_out)] for own in keys]
     flat = [key for own in retrieval for key in own]
     member = np.repeat(np.arange(len(retrieval)), [len(own) for own in retrieval])
     # Postings grouped by key (its 64-bit hash), members ascending within a group.
@@ -214,11 +215,15 @@ def blocked_pairs(
         if (pass_code == number).any()
     }
     distinct = _unique(code)
-    sampled = {}
+    sampled, codes = {}, []
     for name, pairs in by_pass.items():
         limit = max_pairs // max(len(by_pass), 1)
-        sampled[name] = _as_pairs(_sample(generator, pairs, limit), size)
+        codes.append(_sample(generator, pairs, limit))
+        sampled[name] = _as_pairs(codes[-1], size)
     chosen = _sample(generator, distinct, max_pairs)
+    if union is not None:
+        every = _unique(np.concatenate([chosen, *codes]))
+        union.append(np.stack((every // size, every % size), axis=1))
     if spare is not None:
 
         def draw(count: int) -> list[tuple[int, int]]:
@@ -321,12 +326,13 @@ def estimate_weights(
     }
     with fork_pool(shared_data, items=len(random_pairs)) as submit:
         compared = submit(_compared, _as_array(random_pairs), per_slice=True)
+        # Passes overlap a lot (a true match shares many keys): each pair is compared once.
+        union: list = []
         by_pass, distinct, total_blocked = blocked_pairs(
-            entity, sampled_profiles, max_pairs, rng, sampled_keys, spare=spare
+            entity, sampled_profiles, max_pairs, rng, sampled_keys, spare=spare, union=union
         )
-        # Passes overlap a lot (a true match shares many keys): compare each pair once.
-        needed = sorted(set(distinct).union(*by_pass.values()))
-        blocked_compared = submit(_sampled_compared, _as_array(needed), per_slice=True)
+        blocked_compared = submit(_sampled_compared, union[0], per_slice=True)
+        needed = list(zip(*union[0].T.tolist(), strict=True))
         if meanwhile is not None:
             meanwhile()
         random_patterns = Counter(_patterns_of(entity, compared()))

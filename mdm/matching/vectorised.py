@@ -18,6 +18,7 @@ tuples), a level per digit.
 from __future__ import annotations
 
 import re
+from operator import itemgetter
 
 import numpy as np
 from rapidfuzz.distance import OSA, JaroWinkler
@@ -25,12 +26,12 @@ from rapidfuzz.fuzz import ratio, token_set_ratio
 from rapidfuzz.process import cpdist
 
 from mdm.matching.normalise import same_phone
+from mdm.matching.phonetic import nysiis
 from mdm.matching.scoring import (
     _CEILING_LOG_ODDS,
     _DIFFERENT_COMPANY,
     _DIFFERENT_GIVEN_NAME,
     Scorer,
-    _code,
     _company_level,
     _district,
     _email_level,
@@ -61,12 +62,14 @@ class _Vocabulary:
         self.joined: list[str] = []  # without spaces
 
     def add(self, values) -> np.ndarray:
-        numbers, texts = self.numbers, self.texts
-        start = len(texts)
-        found = np.fromiter((numbers.setdefault(value, len(numbers)) for value in values), np.int64)
-        texts.extend(list(numbers)[start:] if len(numbers) > start else ())
-        self.joined.extend(text.replace(" ", "") for text in texts[len(self.joined) :])
-        return found
+        """The numbers of `values`, numbering those not met before."""
+        values = values if isinstance(values, list) else list(values)
+        numbers = self.numbers
+        fresh = [value for value in dict.fromkeys(values) if value not in numbers]
+        numbers.update(zip(fresh, range(len(numbers), len(numbers) + len(fresh)), strict=True))
+        self.texts.extend(fresh)
+        self.joined.extend(text.replace(" ", "") for text in fresh)
+        return np.fromiter(map(numbers.__getitem__, values), np.int64, len(values))
 
 
 def _similarity(scorer, left: list, right: list) -> np.ndarray:
@@ -110,6 +113,28 @@ def _street_similarity(vocabulary: _Vocabulary, left: np.ndarray, right: np.ndar
     return (np.maximum(spaced, together) / 100)[inverse]
 
 
+def _stored(profiles: list[dict], field: str, compute) -> list:
+    """Each profile's `field`, or `compute(profile)` for one stored before it was added."""
+    found = [p.get(field) for p in profiles]
+    if None in found:
+        found = [
+            compute(p) if value is None else value for p, value in zip(profiles, found, strict=True)
+        ]
+    return found
+
+
+def _codes(profiles: list[dict], names: list[str], field: str) -> list[str]:
+    """`scoring._code` of each profile's name `field` ("" for no name)."""
+    stored = [p.get(field + "_code") for p in profiles]
+    return [
+        (code or nysiis(name)) if name else "" for name, code in zip(names, stored, strict=True)
+    ]
+
+
+_READ = ("first", "first_raw", "last", "email", "phone", "postcode", "company", "city", "number",
+         "street")  # fmt: skip
+
+
 class Columns:
     """The fields of profiles that the customer comparisons read, an array each; `add` appends
     more profiles (a batch's stored candidates, as they are met)."""
@@ -132,21 +157,14 @@ class Columns:
         def length(values) -> np.ndarray:
             return np.fromiter(map(len, values), np.int64, size)
 
-        first = [p["first"] for p in profiles]
-        first_raw = [p["first_raw"] for p in profiles]
-        last = [p["last"] for p in profiles]
-        email = [p["email"] for p in profiles]
-        mailboxes = [_mailbox(address) if address else ("", "") for address in email]
-        phone = [p["phone"] for p in profiles]
-        postcode = [p["postcode"] for p in profiles]
-        company, city, number = (
-            [p["company"] for p in profiles],
-            [p["city"] for p in profiles],
-            [p["number"] for p in profiles],
+        read = itemgetter(*_READ)
+        first, first_raw, last, email, phone, postcode, company, city, number, street = (
+            map(list, zip(*map(read, profiles), strict=True)) if profiles else ([],) * len(_READ)
         )
-        street = [p["street"] for p in profiles]
-        street_names = [_street_name(p) for p in profiles]
-        place_names = [_place_name(p) for p in profiles]
+        mailboxes = [_mailbox(address) if address else ("", "") for address in email]
+        street_names = _stored(profiles, "street_name", _street_name)
+        place_names = _stored(profiles, "place_name", _place_name)
+        line1 = [p.get("line1") for p in profiles]
         names, streets = self.names, self.streets
         fields = {
             "first": names.add(first),
@@ -154,8 +172,8 @@ class Columns:
             "last": names.add(last),
             "has_first": flag(first),
             "has_last": flag(last),
-            "first_code": self.codes.add(_code(p, "first") if p["first"] else "" for p in profiles),
-            "last_code": self.codes.add(_code(p, "last") if p["last"] else "" for p in profiles),
+            "first_code": self.codes.add(_codes(profiles, first, "first")),
+            "last_code": self.codes.add(_codes(profiles, last, "last")),
             "first_initial": self.initials.add(name[:1] for name in first),
             "first_raw_initial": self.initials.add(name[:1] for name in first_raw),
             "last_initial": self.initials.add(name[:1] for name in last),
@@ -176,15 +194,17 @@ class Columns:
             "postcode": self.postcodes.add(postcode),
             "has_postcode": flag(postcode),
             "postcode_length": length(postcode),
-            "district": self.districts.add(_district(p) if p["postcode"] else "" for p in profiles),
+            "district": self.districts.add(
+                _stored(profiles, "district", lambda p: _district(p) if p["postcode"] else "")
+            ),
             "city": self.towns.add(city),
             "has_city": flag(city),
             "number": self.numbers.add(number),
             "has_number": flag(number),
             "street": streets.add(street),
             "has_street": flag(street),
-            "has_line1": flag(p.get("line1") for p in profiles),
-            "line1": streets.add(p.get("line1") or p["street"] for p in profiles),
+            "has_line1": flag(line1),
+            "line1": streets.add([own or whole for own, whole in zip(line1, street, strict=True)]),
             "street_name": streets.add(street_names),
             "has_street_name": flag(street_names),
             "place_name": streets.add(place_names),

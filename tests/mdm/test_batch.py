@@ -569,30 +569,48 @@ def estimated(tmp_path):
     return path
 
 
-def test_a_one_chunk_file_is_matched_while_its_weights_are_estimated(estimated, monkeypatch):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_one_chunk_file_is_matched_while_its_weights_are_estimated(
+    estimated, monkeypatch, settings, workers
+):
+    """The plan's candidates are found before the chunk (in a process of their own beside the
+    estimate with two cores, in this one with one) and used: the chunk does not find them
+    again. The decisions are those of record-by-record ingest."""
     from mdm import batch
     from mdm.management.commands import import_records
 
+    settings.MDM_WORKERS = workers
     _load(estimated, "--per-record")  # the same decisions, without a plan
     one_by_one = _clusters()
     SourceRecord.objects.all().delete()
     Customer.objects.all().delete()
     _clear_match_state()
     events = []
-    real_match, real_ingest = batch._match_fresh, import_records.bulk_ingest
+    real_plan, real_match, real_ingest = (
+        import_records.start_plan,
+        batch._match_fresh,
+        import_records.bulk_ingest,
+    )
+
+    def planning(*args, **options):
+        events.append("plan")
+        return real_plan(*args, **options)
 
     def matching(*args):
-        events.append("candidates")
+        events.append("candidates here")  # in this process (not seen from a forked one)
         return real_match(*args)
 
     def ingesting(*args, **options):
-        events.append("chunk")
+        plan = args[5]
+        events.append(("chunk", plan is not None and plan.matching is not None))
         return real_ingest(*args, **options)
 
+    monkeypatch.setattr(import_records, "start_plan", planning)
     monkeypatch.setattr(batch, "_match_fresh", matching)
     monkeypatch.setattr(import_records, "bulk_ingest", ingesting)
     _load(estimated)
-    assert events == ["candidates", "chunk"]  # found ahead, during the estimate, and used
+    found_here = ["candidates here"] if workers == 1 else []
+    assert events == ["plan", *found_here, ("chunk", True)]
     assert _clusters() == one_by_one
 
 

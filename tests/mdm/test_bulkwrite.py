@@ -211,6 +211,34 @@ def test_fork_pool_serves_maps_made_after_its_workers_were_forked(settings):
         assert here == [(os.getpid(), 4), (os.getpid(), 9)]
 
 
+def test_a_map_made_here_inside_a_pools_wait_leaves_the_pools_data(settings):
+    """On one core a pool's maps run here when asked for; a map run before that (a one-chunk
+    file's candidates, while the estimate's pairs wait) must not take their data away."""
+    settings.MDM_WORKERS = 1
+    with parallel.fork_pool({"offset": 1}, items=50, minimum=1) as submit:
+        waiting = submit(_pid_and_square, [2, 3])
+        inner = parallel.fork_map(_pid_and_square, [4], data={"offset": 100}, minimum=1)
+        assert [value for _, value in inner] == [116]
+        assert [value for _, value in waiting()] == [5, 10]
+    assert parallel.shared() == {}
+
+
+def _squares(items) -> list[int]:
+    return [item * item for item in items]
+
+
+def test_fork_map_hands_each_part_over_as_it_comes_in(settings):
+    for workers in (1, 2):
+        settings.MDM_WORKERS = workers
+        parts = []
+        found = parallel.fork_map(
+            _squares, list(range(40)), data={}, minimum=1, per_slice=True, each=parts.append
+        )
+        assert parts == found  # each part once, in order
+        assert [value for part in found for value in part] == [n * n for n in range(40)]
+        assert len(found) == (1 if workers == 1 else 8)
+
+
 def test_fork_map_stays_in_process_for_a_daemon_worker_or_one_worker(settings, monkeypatch):
     settings.MDM_WORKERS = 1
     results = parallel.fork_map(_pid_and_square, [2, 3], data={"offset": 0}, minimum=1)

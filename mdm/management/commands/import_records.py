@@ -30,8 +30,8 @@ from mdm.batch import (
     BatchItem,
     bulk_ingest,
     finish_survivorship,
-    plan_bulk,
     refresh_statistics,
+    start_plan,
 )
 from mdm.bulkwrite import checkpoints_beside, queries_unlogged
 from mdm.ingest import ingest_record
@@ -171,23 +171,25 @@ class Command(BaseCommand):
                 ready: list = []
 
                 def plan() -> None:
-                    """The file's one chunk, and its candidates, while the workers compare
-                    the estimate's pairs (0.4-0.5 s of a 10,000-record import's own work)."""
-                    ready.extend(self._ready(parsed, flat, prepared))
-                    items = [item for _, item in ready]
-                    self.plan = plan_bulk(entity, items, self.run, columns=columns)
+                    """The file's one chunk, and its candidates, found beside the estimate
+                    (`start_plan`)."""
+                    self.plan = finish_plan()
 
                 with collector_paused():
                     flat = [self.flatten(item) for _, item in parsed]
-                    prepared = self._profiles(flat)
-                    if not single:
-                        flat = []  # not kept through the estimate: 140 MB for 100,000 rows
-                    profiles = [profile for profile, _ in prepared]
                     # Customers' comparison columns, made once for the estimate and the
                     # chunk's comparisons (each of their workers made them: 0.1-0.2 s apiece).
                     columns = None
                     if entity == Entity.CUSTOMER and single and not self.per_record:
-                        columns = Columns(profiles)
+                        columns = Columns()
+                    prepared, digests = self._profiles(flat, columns)
+                    if not single:
+                        flat = []  # not kept through the estimate: 140 MB for 100,000 rows
+                    profiles = [profile for profile, _ in prepared]
+                    if single and not self.per_record:
+                        ready.extend(self._ready(parsed, flat, prepared, digests))
+                        items = [item for _, item in ready]
+                        finish_plan = start_plan(entity, items, self.run, columns=columns)
                     weights = estimate_weights(
                         entity,
                         profiles,
@@ -199,7 +201,7 @@ class Command(BaseCommand):
                 settings = store_weights(entity, weights, len(prepared))
                 self.stdout.write(f"Estimated match weights from {len(prepared)} rows of the file.")
                 if single:
-                    ready = ready or self._ready(parsed, flat, prepared)
+                    ready = ready or self._ready(parsed, flat, prepared, digests)
                     chunks = iter([(total, ready, sample_errors)])
                 elif whole:
                     self.prepared = {
@@ -207,7 +209,7 @@ class Command(BaseCommand):
                     }
                 # The sample's profiles are let go where unused: held to the end of the load,
                 # those of 100,000 rows kept 250 MB through it.
-                del flat, prepared, profiles, columns
+                del flat, prepared, digests, profiles, columns
             del sample, parsed
         outcomes: Counter = Counter()
         started = time.monotonic()
@@ -290,12 +292,19 @@ class Command(BaseCommand):
                 errors.append((line, str(exc)))
         return parsed
 
-    def _profiles(self, attributes: list[dict]) -> list[tuple[dict, list[str]]]:
-        """Profiles and blocking keys of flattened rows, on all cores for a large file (one
-        core in the read-ahead process, which may not fork)."""
-        return fork_map(
-            _profile_of, range(len(attributes)), data={"entity": self.entity, "rows": attributes}
+    def _profiles(
+        self, attributes: list[dict], columns: Columns | None = None
+    ) -> tuple[list[tuple[dict, list[str]]], list[str]]:
+        """(profile and blocking keys, fingerprint) of flattened rows, on all cores for a large
+        file (one core in the read-ahead process, which may not fork). `columns`, if given,
+        receive the profiles as they come in (while the workers make the rest)."""
+        found = fork_map(
+            _profile_of,
+            range(len(attributes)),
+            data={"entity": self.entity, "rows": attributes},
+            each=None if columns is None else lambda part: columns.add([p for p, *_ in part]),
         )
+        return [(profile, keys) for profile, keys, _ in found], [digest for *_, digest in found]
 
     def _several_chunks(self, file: str) -> bool:
         """Whether the file looks longer than a chunk, by its size and its first rows' length
@@ -348,28 +357,30 @@ class Command(BaseCommand):
                 items = [(line, _batch_item(item, self.flatten(item))) for line, item in parsed]
                 if prepare:
                     missing = [item for line, item in items if line not in self.prepared]
-                    computed = self._profiles([item.attributes for item in missing])
-                    for item, prepared in zip(missing, computed, strict=True):
-                        item.prepared = prepared
+                    computed, digests = self._profiles([item.attributes for item in missing])
+                    for item, prepared, digest in zip(missing, computed, digests, strict=True):
+                        item.prepared, item.digest = prepared, digest
                     for line, item in items:
                         if item.prepared is None:
                             item.prepared = self.prepared.pop(line)  # used once: let it go
-                        item.digest = fingerprint(item.attributes)
+                            item.digest = fingerprint(item.attributes)
                 fields = [(line, _fields(item)) for line, item in items]
             yield len(chunk), fields, errors
 
     @staticmethod
-    def _ready(parsed: list, flat: list[dict], prepared: list) -> list[tuple[int, BatchItem]]:
+    def _ready(
+        parsed: list, flat: list[dict], prepared: list, digests: list[str]
+    ) -> list[tuple[int, BatchItem]]:
         """The items of a file the weights were estimated on whole, from that pass's parsed
-        rows, attributes and profiles (reading the file again took 0.2 s of a 10,000-record
-        import)."""
+        rows, attributes, profiles and fingerprints (reading the file again took 0.2 s of a
+        10,000-record import)."""
         ready = []
         with collector_paused():
-            for (line, parsed_item), attributes, profile in zip(
-                parsed, flat, prepared, strict=True
+            for (line, parsed_item), attributes, profile, digest in zip(
+                parsed, flat, prepared, digests, strict=True
             ):
                 item = _batch_item(parsed_item, attributes)
-                item.prepared, item.digest = profile, fingerprint(attributes)
+                item.prepared, item.digest = profile, digest
                 ready.append((line, item))
         return ready
 
@@ -480,6 +491,7 @@ def _fields(item: BatchItem) -> tuple:
     )
 
 
-def _profile_of(index: int) -> tuple[dict, list[str]]:
+def _profile_of(index: int) -> tuple[dict, list[str], str]:
     data = shared()
-    return profile_and_keys(data["entity"], data["rows"][index])
+    attributes = data["rows"][index]
+    return *profile_and_keys(data["entity"], attributes), fingerprint(attributes)
