@@ -100,20 +100,23 @@ def pattern_function(entity: str):
 
 
 def _compared(pairs: np.ndarray, of: str = "profiles"):
-    """The level patterns of a slice of pairs (rows of two indexes into `shared()[of]`): for
-    customers as `vectorised.pattern_codes` (a number each, compared as arrays: 0.63 -> 0.18 s
-    of CPU for the 92,354 pairs of a 10,000-record estimate, its columns included), for
-    products as tuples. A process makes the columns of a list of profiles when it first needs
-    them (the workers side by side, while this process draws the blocked pairs)."""
+    """The level patterns of a slice of pairs (rows of two indexes into `shared()[of]`).
+
+    Customers' are compared as arrays (`vectorised.pattern_codes`, a number each: 0.63 ->
+    0.18 s of CPU for the 92,354 pairs of a 10,000-record estimate, its columns included)
+    where the columns of the profiles were made already, or where the slice has at least as
+    many pairs as there are profiles to make them of (then once per process); else, and for
+    products, pair by pair (tuples): the columns of 100,000 profiles take 0.6 s to make, and
+    a 100,000-record sample's slices hold about 12,000 pairs."""
     data = shared()
     profiles = data[of]
-    if data["entity"] != Entity.CUSTOMER:
-        pattern = data["pattern"]
-        return [pattern(profiles[left], profiles[right]) for left, right in pairs.tolist()]
     made = data.setdefault("columns", {})
     columns = made.get(id(profiles))
-    if columns is None:
+    if data["entity"] == Entity.CUSTOMER and columns is None and len(pairs) >= len(profiles):
         columns = made[id(profiles)] = Columns(profiles)
+    if columns is None:
+        pattern = data["pattern"]
+        return [pattern(profiles[left], profiles[right]) for left, right in pairs.tolist()]
     return pattern_codes(columns, pairs[:, 0], pairs[:, 1])
 
 
@@ -127,23 +130,20 @@ def _as_array(pairs: list[tuple[int, int]]) -> np.ndarray:
 
 
 def _patterns_of(entity: str, parts: list) -> list[tuple]:
-    """The patterns of every pair from `_compared`'s parts, in order."""
-    if entity != Entity.CUSTOMER:
-        return [pattern for part in parts for pattern in part]
-    codes = np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
-    return patterns_of(codes, len(comparisons_for(entity)))
+    """The patterns of every pair from `_compared`'s parts (tuples, or numbers), in order."""
+    width = len(comparisons_for(entity))
+    return [
+        pattern
+        for part in parts
+        for pattern in (patterns_of(part, width) if isinstance(part, np.ndarray) else part)
+    ]
 
 
 def _patterns(
     entity: str, profiles: list[dict], pairs: list[tuple[int, int]], columns: Columns | None
 ) -> list[tuple]:
     """The level pattern of each pair, computed on all cores for many pairs. `columns`: see
-    `estimate_weights`; without them, fewer pairs than profiles are compared pair by pair (the
-    columns of 10,000 profiles took 0.06-0.1 s, the 1,400 pairs of a 10,000-record file then
-    0.01 s)."""
-    if columns is None and len(pairs) < len(profiles):
-        pattern = pattern_function(entity)
-        return [pattern(profiles[left], profiles[right]) for left, right in pairs]
+    `estimate_weights`."""
     data = {
         "entity": entity,
         "pattern": pattern_function(entity),
