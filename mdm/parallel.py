@@ -91,6 +91,8 @@ def fork_map(
     as many workers as cores); with none left, `meanwhile` runs first and `function` in this
     process after it.
     """
+    if each is not None and meanwhile is not None:
+        raise ValueError("fork_map takes `each` or `meanwhile`, not both")
     outer = _share(data)
     try:
         taking = meanwhile is not None and not meanwhile_is_short  # the parent's core

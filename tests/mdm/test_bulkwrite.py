@@ -237,6 +237,8 @@ def test_fork_map_hands_each_part_over_as_it_comes_in(settings):
         assert parts == found  # each part once, in order
         assert [value for part in found for value in part] == [n * n for n in range(40)]
         assert len(found) == (1 if workers == 1 else 8)
+    with pytest.raises(ValueError, match="not both"):
+        parallel.fork_map(_squares, [1], data={}, each=print, meanwhile=print)
 
 
 def test_fork_map_stays_in_process_for_a_daemon_worker_or_one_worker(settings, monkeypatch):

@@ -178,7 +178,8 @@ class Command(BaseCommand):
                 with collector_paused():
                     flat = [self.flatten(item) for _, item in parsed]
                     # Customers' comparison columns, made once for the estimate and the
-                    # chunk's comparisons (each of their workers made them: 0.1-0.2 s apiece).
+                    # chunk's comparisons (each of their workers made them: 0.1-0.25 s of CPU
+                    # apiece).
                     columns = None
                     if entity == Entity.CUSTOMER and single and not self.per_record:
                         columns = Columns()
