@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
 
@@ -475,9 +475,9 @@ def _score_slice(indexes: range) -> list[list[tuple]]:
         if field:
             own = []
             for index in indexes:
-                value = profiles[index][field]
-                counted = data["counts_of"][index].get(f"tf.{field}:{value}"[:120], 0)
-                weight = _term_weight(m_exact, u_exact, (counted, population)) if value else None
+                value = profiles[index][field]  # `_frequency` gives None for no value
+                counted = _frequency(data["counts_of"][index], population)(field, value)
+                weight = _term_weight(m_exact, u_exact, counted)
                 own.append(math.nan if weight is None else weight)
             term_weights[name] = np.repeat(np.asarray(own, dtype=np.float64), counts)
     at, totals, codes = customer_pairs_above(
@@ -492,23 +492,25 @@ def _score_slice(indexes: range) -> list[list[tuple]]:
     return results
 
 
-def _stored_counts(entity: str, keys: set[str], run: RunKeys) -> dict[str, int]:
-    """How many records stored before the run hold each key (the run counts its own)."""
+def _stored_counts(entity: str, keys: Iterable[str], run: RunKeys) -> dict[str, int]:
+    """How many records stored before the run hold each key (the run counts its own). `keys`
+    are only read (and made distinct) when something was stored before."""
     if not run.stored_before:
         return {}
     counts: dict[str, int] = {}
-    for chunk in _chunks(sorted(keys)):
+    for chunk in _chunks(sorted(set(keys))):
         counts.update(blocking.key_counts(entity, chunk, upto_record=run.base_id))
     return counts
 
 
-def _existing_postings(entity: str, wanted: set[str], run: RunKeys) -> tuple:
+def _existing_postings(entity: str, wanted: Iterable[str], run: RunKeys) -> tuple:
     """Postings stored before the run of the keys the batch will search: (key hashes, record
-    ids), each key's in the order the database gives them (see `chunk_candidates`)."""
+    ids), each key's in the order the database gives them (see `chunk_candidates`). `wanted`
+    is only read (and made distinct) when something was stored before."""
     keys: list[str] = []
     ids: list[int] = []
     if run.stored_before:
-        for chunk in _chunks(sorted(wanted)):
+        for chunk in _chunks(sorted(set(wanted))):
             rows = BlockingKey.objects.filter(
                 entity=entity, key__in=chunk, source_record_id__lte=run.base_id
             ).values_list("key", "source_record_id")
@@ -573,7 +575,7 @@ def _key_totals(entity: str, flat: list[str], hashes: np.ndarray, run: RunKeys) 
     records, the run's earlier chunks (in memory) and this whole chunk."""
     unique, inverse, in_chunk = np.unique(hashes, return_inverse=True, return_counts=True)
     totals = (in_chunk + run.counts(unique))[inverse]  # looked up once each, in order
-    stored = _stored_counts(entity, set(flat), run) if run.stored_before else {}
+    stored = _stored_counts(entity, flat, run)
     if stored:
         totals = totals + np.fromiter((stored.get(key, 0) for key in flat), np.int64, len(flat))
     return totals
@@ -601,7 +603,7 @@ def _match_fresh(entity: str, fresh: list, run: RunKeys) -> _Matching:
     # Each record meets the stored records, the run's earlier chunks' and the batch's earlier
     # records (negative ids) through its keys, exactly as record-by-record ingest would.
     looked_up = retrieval_positions(retrievable, totals, owner)
-    wanted = {flat[at] for at in looked_up.tolist()} if run.stored_before else set()
+    wanted = (flat[at] for at in looked_up.tolist())
     candidates = chunk_candidates(
         (owner[looked_up], held[0][looked_up]),
         held,

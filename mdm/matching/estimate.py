@@ -165,8 +165,8 @@ def blocked_pairs(
     """Pairs that blocking would compare: a sample per pass, a sample of the distinct pairs, and
     how many distinct pairs there are. `spare`, if given, receives a function drawing that
     many more distinct pairs from those the sample left out; `union` receives every pair of
-    the samples once, ascending, as an (n, 2) array (0.1 s less than from the lists at
-    10,000 records).
+    the samples once, ascending, as an (n, 2) array (the sorted set of the lists' tuples
+    took 0.08-0.1 s at 10,000 records).
 
     A true match shares many keys, so it turns up in many passes; counting it once per pass
     would inflate the share of matches several times. The prior is therefore estimated on the
