@@ -21,7 +21,16 @@ from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from mdm.bulkwrite import JsonText, id_filter, insert_rows, json_dumps, json_loads, reserve_ids
+from mdm.bulkwrite import (
+    JsonText,
+    id_filter,
+    insert_rows,
+    json_dumps,
+    json_loads,
+    reserve_ids,
+    table_rows,
+    write_rows,
+)
 from mdm.candidates import chunk_candidates, retrieval_positions
 from mdm.ingest import IngestAction, ingest_record
 from mdm.keyindex import (
@@ -61,7 +70,16 @@ from mdm.models import (
     SourceRecord,
     golden_model,
 )
-from mdm.parallel import ahead, beside_connection, collector_paused, fork_map, shared, worker_count
+from mdm.parallel import (
+    StatementsBeside,
+    ahead,
+    beside_connection,
+    collector_paused,
+    fork_map,
+    shared,
+    statements_beside,
+    worker_count,
+)
 from mdm.records import aware_utc, fingerprint
 from mdm.survivorship import (
     apply_survivorship_many,
@@ -621,6 +639,20 @@ def _ingest_fresh(
     pending: set | None,
     last: bool = False,
 ) -> tuple:
+    """`_write_fresh`, with the last chunk's key rows written beside its other work."""
+    with statements_beside(enabled=last) as beside:
+        return _write_fresh(beside, entity, plan, settings, run, pending, last)
+
+
+def _write_fresh(
+    beside: StatementsBeside,
+    entity: str,
+    plan: BulkPlan,
+    settings: MatchSettings,
+    run: RunKeys,
+    pending: set | None,
+    last: bool,
+) -> tuple:
     """Match and write the plan's new records; returns (outcomes, the written keys as
     `RunKeys.add_hashed` takes them, newest key row id, golden ids newly due for
     survivorship). With `pending`, golden records of earlier chunks that gained records are
@@ -676,6 +708,13 @@ def _ingest_fresh(
             in_key_order=not postings_index_deferred(),
         )
 
+    overrides = survivorship_overrides(entity)  # read before the connection is shared
+    if last:
+        # The keys go in (on SQLite with their index, see `bulk_ingest`) on a thread sharing
+        # this connection, while the workers compare and this thread decides.
+        beside.submit(write_keys)
+        if connection.vendor == "sqlite":
+            beside.submit(build_postings_index)
     profiles = [profile for _, _, profile, _ in prepared]
     scored = fork_map(
         _score_slice,
@@ -699,17 +738,15 @@ def _ingest_fresh(
             if 0 < settings.review_threshold < 1
             else -math.inf,
         },
-        meanwhile=write_keys if last else None,
-        meanwhile_is_short=True,
         per_slice=True,
     )
     scored = [found for part in scored for found in part]
     # The source systems of the golden records a decision may join (see `system_shifts`).
     systems_of: dict = {}
-    if shifts:
-        systems_of = golden_systems(
-            entity, {stored[other][1] for found in scored for other, *_ in found if other > 0}
-        )
+    joined = {stored[other][1] for found in scored for other, *_ in found if other > 0}
+    if shifts and joined:
+        beside.wait()  # the connection is this thread's again
+        systems_of = golden_systems(entity, joined)
 
     # 3. Decisions in file order: attach, create, merge or propose for review.
     names = [comparison.name for comparison in comparisons]
@@ -825,30 +862,30 @@ def _ingest_fresh(
         for index, (item, digest, profile, _keys) in enumerate(prepared)
     ]
 
-    def write_records() -> None:  # needs no survivorship: written while it runs
-        insert_rows(
-            SourceRecord,
-            [
-                {
-                    "id": record.id,
-                    "entity": entity,
-                    "system": record.system,
-                    "external_id": record.external_id,
-                    "attributes": record.attributes,
-                    "profile": record.profile,
-                    "fingerprint": record.fingerprint,
-                    "source_modified_at": record.source_modified_at,
-                    f"{golden_field}_id": record.golden_id,
-                }
-                for record in records
-            ],
-        )
-        if not last:
-            write_keys()
-        elif connection.vendor == "sqlite":  # the keys are all in (step 2); see `bulk_ingest`
-            build_postings_index()
+    def record_rows() -> list[dict]:
+        return [
+            {
+                "id": record.id,
+                "entity": entity,
+                "system": record.system,
+                "external_id": record.external_id,
+                "attributes": record.attributes,
+                "profile": record.profile,
+                "fingerprint": record.fingerprint,
+                "source_modified_at": record.source_modified_at,
+                f"{golden_field}_id": record.golden_id,
+            }
+            for record in records
+        ]
 
-    _write_new_goldens(model, entity, live_new, records, meanwhile=write_records)
+    def write_records() -> None:  # needs no survivorship: written while it runs
+        beside.submit(partial(write_rows, *table_rows(SourceRecord, record_rows())))
+        if not last:
+            beside.submit(write_keys)
+
+    _write_new_goldens(
+        model, entity, live_new, records, overrides, meanwhile=write_records, ready=beside.wait
+    )
     mark = RunKeys.current_mark()  # the keys are in: any later ones are someone else's
     _write_reviews(entity, reviews, find)
     due: set = set()
@@ -889,9 +926,13 @@ def _survive_group(index: int) -> tuple[dict, str]:
     return values, json_dumps(provenance_map(survivors))  # text travels back cheaper
 
 
-def _write_new_goldens(model, entity, live_new, records: list[_NewRecord], meanwhile) -> None:
+def _write_new_goldens(
+    model, entity, live_new, records: list[_NewRecord], overrides: dict, meanwhile, ready=None
+) -> None:
     """Survivorship of the batch's new golden records (in a worker while `meanwhile` writes),
-    then their rows, provenance and history."""
+    then their rows, provenance and history. `ready`, if given, is called once the rows are
+    made and before they are written (it waits for the connection); `meanwhile` is then
+    short (it hands its writes to another thread) and leaves the workers both cores."""
     members = defaultdict(list)
     for record in records:
         members[record.golden_id].append(record)
@@ -903,9 +944,10 @@ def _write_new_goldens(model, entity, live_new, records: list[_NewRecord], meanw
         data={
             "entity": entity,
             "groups": [members[golden_id] for golden_id in ordered],
-            "overrides": survivorship_overrides(entity),
+            "overrides": overrides,
         },
         meanwhile=meanwhile,
+        meanwhile_is_short=ready is not None,
     )
     for golden_id, (values, sources) in zip(ordered, survived, strict=True):
         goldens.append({"id": golden_id, **values})
@@ -924,10 +966,12 @@ def _write_new_goldens(model, entity, live_new, records: list[_NewRecord], meanw
     by_shape = defaultdict(list)
     for golden in goldens:
         by_shape[tuple(sorted(golden))].append(golden)
-    for rows in by_shape.values():
-        insert_rows(model, rows)
-    insert_rows(Provenance, provenance)
-    insert_rows(HistoryEntry, history)
+    tables = [table_rows(model, rows) for rows in by_shape.values()]
+    tables += [table_rows(Provenance, provenance), table_rows(HistoryEntry, history)]
+    if ready is not None:
+        ready()
+    for table in tables:
+        write_rows(*table)
 
 
 def _write_reviews(entity: str, reviews: dict, find) -> None:

@@ -223,6 +223,15 @@ def insert_rows(model: type[models.Model], rows: list[dict]) -> int:
     """
     if not rows:
         return 0
+    write_rows(*table_rows(model, rows))
+    return len(rows)
+
+
+def table_rows(model: type[models.Model], rows: list[dict]) -> tuple[str, list[str], list]:
+    """`insert_rows`' work short of the database: (table, columns, rows as driver values) for
+    `write_rows`, so the Python work can be done while the connection is busy elsewhere."""
+    if not rows:
+        return model._meta.db_table, [], []
     named = set(rows[0])
     now = timezone.now()
     copy = connection.vendor == "postgresql"  # `write_rows` goes through COPY there
@@ -259,8 +268,8 @@ def insert_rows(model: type[models.Model], rows: list[dict]) -> int:
         return (*found, *constants)
 
     columns = [column for column, _ in taken] + [column for column, *_ in made]
-    write_rows(model._meta.db_table, columns + [column for column, _ in fixed], map(values, rows))
-    return len(rows)
+    columns += [column for column, _ in fixed]
+    return model._meta.db_table, columns, list(map(values, rows))
 
 
 def _same(value):
@@ -282,6 +291,8 @@ def write_rows(table: str, columns: list[str], rows, *, exact_json: bool = False
     ten columns: 0.19 s -> 0.25 s). A batch that will not go as JSON (text with a NUL
     character, which SQLite's JSON functions would cut short) goes through `executemany`.
     """
+    if isinstance(rows, list) and not rows:
+        return  # (`table_rows` of no rows names no columns either)
     quote = connection.ops.quote_name
     names = ", ".join(quote(column) for column in columns)
     with connection.cursor() as cursor:

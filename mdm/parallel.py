@@ -14,6 +14,7 @@ import gc
 import multiprocessing
 import os
 import pickle
+import queue
 import shutil
 import tempfile
 import threading
@@ -21,7 +22,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 
 from django.conf import settings
-from django.db import connections
+from django.db import DEFAULT_DB_ALIAS, connections
 
 MINIMUM_ITEMS = 2000  # below this the fork costs more than it saves
 _shared: dict = {}
@@ -202,6 +203,86 @@ def beside_connection(work: Callable[[], object], beside: bool) -> Callable[[], 
 
     wait.done = lambda: not thread.is_alive()
     return wait
+
+
+class StatementsBeside:
+    """Database work run in order on a thread that shares this thread's connection (and its
+    transaction), while this thread goes on with work of its own; see `statements_beside`."""
+
+    def __init__(self, enabled: bool):
+        self._thread = None
+        self.abandoned = False
+        if not enabled or worker_count() < 2:
+            return  # `submit` runs the work at once
+        self._alias = DEFAULT_DB_ALIAS
+        self._connection = connections[self._alias]
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._done = threading.Condition()
+        self._pending = 0  # submitted, not yet done
+        self._error: BaseException | None = None
+        self._connection.inc_thread_sharing()
+        self._thread = threading.Thread(target=self._run, name="concord-statements", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        connections[self._alias] = self._connection
+        while (work := self._queue.get()) is not None:
+            try:
+                if self._error is None and not self.abandoned:  # later work may rely on earlier
+                    work()
+            except BaseException as exc:  # raised again in the thread that waits
+                self._error = exc
+            finally:
+                with self._done:
+                    self._pending -= 1
+                    self._done.notify_all()
+
+    def submit(self, work: Callable[[], object]) -> None:
+        """Run `work()` after the work submitted before it. Until `wait`, this thread must not
+        touch the database: the two would share one connection."""
+        if self._thread is None:
+            work()
+            return
+        with self._done:
+            self._pending += 1
+        self._queue.put(work)
+
+    def wait(self) -> None:
+        """Wait until the submitted work is done (raising what it raised); the connection is
+        this thread's again until the next `submit`."""
+        if self._thread is None:
+            return
+        with self._done:
+            self._done.wait_for(lambda: self._pending == 0)
+        error, self._error = self._error, None
+        if error is not None:
+            raise error
+
+    def _stop(self) -> None:
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._connection.dec_thread_sharing()
+            self._thread = None
+
+
+@contextmanager
+def statements_beside(enabled: bool = True) -> Iterator[StatementsBeside]:
+    """A `StatementsBeside` for the block: its work is done (or abandoned, should the block
+    raise) before the block is left, so nothing runs on the connection after its transaction.
+
+    SQLite lets go of Python while it runs a statement, so a chunk's key rows go in on one core
+    while its decisions are made on the other. Without a second core (or not `enabled`), work
+    runs as it is submitted."""
+    beside = StatementsBeside(enabled)
+    try:
+        yield beside
+        beside.wait()
+    except BaseException:
+        beside.abandoned = True  # what has not begun is left undone (it would be rolled back)
+        raise
+    finally:
+        beside._stop()  # waits for the work under way
 
 
 def ahead(produce: Callable[[], Iterable], *, depth: int = 2, nice: int = 10) -> Iterator:

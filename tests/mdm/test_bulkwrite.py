@@ -2,6 +2,7 @@
 
 import multiprocessing
 import os
+import threading
 import time
 import uuid
 from datetime import UTC, datetime
@@ -257,6 +258,84 @@ def test_fork_map_stays_in_process_for_a_daemon_worker_or_one_worker(settings, m
 def _made_with_pids(count: int):
     for item in range(count):
         yield os.getpid(), item
+
+
+def _key_writer(key: str, record_id: int):
+    from mdm.models import BlockingKey
+
+    def write() -> None:
+        BlockingKey.objects.create(entity="customer", key=key, source_record_id=record_id)
+
+    return write
+
+
+def test_statements_beside_run_in_order_on_another_thread_in_this_transaction(settings):
+    from django.db import transaction
+
+    from mdm.models import BlockingKey
+
+    settings.MDM_WORKERS = 2
+    record = SourceRecord.objects.create(
+        entity="customer", system="crm", external_id="1", attributes={}, profile={}
+    )
+    seen = []
+    with parallel.statements_beside() as beside:
+        beside.submit(lambda: seen.append(threading.current_thread().name))
+        beside.submit(_key_writer("fa:a", record.pk))
+        beside.submit(lambda: seen.append(BlockingKey.objects.filter(key="fa:a").count()))
+        beside.wait()
+        assert BlockingKey.objects.filter(key="fa:a").exists()  # this thread sees it at once
+    assert seen == ["concord-statements", 1]
+    with pytest.raises(RuntimeError), transaction.atomic():
+        with parallel.statements_beside() as beside:
+            beside.submit(_key_writer("fa:b", record.pk))
+        raise RuntimeError("the transaction the thread wrote in is rolled back")
+    assert not BlockingKey.objects.filter(key="fa:b").exists()  # it wrote in this transaction
+
+
+def test_statements_beside_raise_at_the_wait_and_run_nothing_after_a_failure(settings):
+    settings.MDM_WORKERS = 2
+    ran = []
+    with pytest.raises(ZeroDivisionError), parallel.statements_beside() as beside:
+        beside.submit(lambda: 1 / 0)
+        beside.submit(lambda: ran.append("later"))  # may rely on what failed
+    assert ran == []
+    with parallel.statements_beside() as beside:
+        beside.submit(lambda: ran.append("first"))
+        with pytest.raises(LookupError):
+            beside.submit(lambda: {}["missing"])
+            beside.wait()
+        beside.submit(lambda: ran.append("after the wait"))  # the failure was reported
+    assert ran == ["first", "after the wait"]
+
+
+def test_statements_beside_finish_before_a_failing_block_is_left(settings):
+    settings.MDM_WORKERS = 2
+    started, finished = threading.Event(), []
+
+    def slow() -> None:
+        started.set()
+        time.sleep(0.2)
+        finished.append(threading.current_thread().name)
+
+    with pytest.raises(KeyError), parallel.statements_beside() as beside:
+        beside.submit(slow)
+        beside.submit(lambda: 1 / 0)  # the block's own error is the one raised
+        assert started.wait(5)
+        raise KeyError("the block fails while the thread works")
+    assert finished == ["concord-statements"]  # done, not left running on the connection
+
+
+def test_statements_beside_run_at_once_here_without_a_second_core(settings):
+    settings.MDM_WORKERS = 1
+    names = []
+    with parallel.statements_beside() as beside:
+        beside.submit(lambda: names.append(threading.current_thread().name))
+        assert names == [threading.current_thread().name]
+    settings.MDM_WORKERS = 2
+    with parallel.statements_beside(enabled=False) as beside:
+        beside.submit(lambda: names.append(threading.current_thread().name))
+        assert len(names) == 2 and names[1] == threading.current_thread().name
 
 
 def test_ahead_yields_in_order_from_another_process(settings):
@@ -542,6 +621,44 @@ def test_json_rows_go_as_json_on_sqlite(monkeypatch):
         )
     assert [(("json_each" in sql), many) for sql, many in statements] == [(True, False)]
     assert BlockingKey.objects.filter(source_record=record).count() == 2
+
+
+def test_keys_sent_by_record_store_the_rows_they_were_given(monkeypatch):
+    """Record order on SQLite: each statement takes the records' key lists, numbered up from
+    its first record; gaps, another entity, a NUL character and full statements start anew
+    or fall back, and what is stored is exactly the rows given."""
+    from django.db import connection
+
+    from mdm import keyindex
+    from mdm.models import BlockingKey
+
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's own path (PostgreSQL takes COPY)")
+    monkeypatch.setattr(keyindex, "KEYS_PER_STATEMENT", 4)
+    monkeypatch.setattr(keyindex, "_GAP", 2)
+    ids = [
+        SourceRecord.objects.create(
+            entity="customer", system="crm", external_id=str(n), attributes={}, profile={}
+        ).pk
+        for n in range(12)
+    ]
+    rows = [("customer", "fa:a", ids[0]), ("customer", "fa:b", ids[0])]
+    rows += [("customer", "ni:c", ids[2])]  # ids[1] has no keys: an empty list
+    rows += [("customer", f"st:{n}", ids[3]) for n in range(5)]  # more than a statement holds
+    rows += [("product", "pt:x", ids[4]), ("customer", "pc:nul\x00", ids[5])]
+    rows += [("customer", "hi:far", ids[9]), ("customer", "hi:back", ids[6])]  # gap, then back
+    rows += [("customer", "fa:a", ids[6]), ("customer", 'la:ñ 🏠 "q" \\', ids[11])]
+    statements = []
+    with connection.execute_wrapper(
+        lambda execute, sql, params, many, context: (
+            statements.append(sql) or execute(sql, params, many, context)
+        )
+    ):
+        keyindex.insert_keys(iter(rows), in_key_order=False)
+    stored = sorted(BlockingKey.objects.values_list("entity", "key", "source_record_id"))
+    assert stored == sorted(rows)
+    assert sum("json_each(records.value)" in sql for sql in statements) >= 5
+    assert any("json_each" not in sql for sql in statements)  # the NUL key's fallback
 
 
 _CHECKPOINTS = """
