@@ -661,6 +661,34 @@ def test_keys_sent_by_record_store_the_rows_they_were_given(monkeypatch):
     assert any("json_each" not in sql for sql in statements)  # the NUL key's fallback
 
 
+@pytest.mark.parametrize("in_key_order", [False, True])
+def test_keys_copied_by_record_store_the_rows_they_were_given(monkeypatch, in_key_order):
+    """PostgreSQL: COPY's text made here, each record's keys as one string; characters COPY
+    must escape are escaped, and what is stored is exactly the rows given."""
+    from django.db import connection
+
+    from mdm import keyindex
+    from mdm.models import BlockingKey
+
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's own path (SQLite takes JSON)")
+    monkeypatch.setattr(keyindex, "KEYS_PER_STATEMENT", 3)
+    ids = [
+        SourceRecord.objects.create(
+            entity="customer", system="crm", external_id=str(n), attributes={}, profile={}
+        ).pk
+        for n in range(5)
+    ]
+    rows = [("customer", "fa:a", ids[0]), ("customer", "fa:b", ids[0])]
+    rows += [("customer", f"st:{n}", ids[1]) for n in range(4)]
+    rows += [("customer", "la:tab\there", ids[2]), ("customer", "la:new\nline", ids[2])]
+    rows += [("customer", "la:back\\slash \\N", ids[3]), ("customer", "la:cr\rx", ids[3])]
+    rows += [("product", "pt:ñ 🏠", ids[4]), ("customer", "fa:a", ids[1])]
+    keyindex.insert_keys(iter(rows), in_key_order=in_key_order)
+    stored = sorted(BlockingKey.objects.values_list("entity", "key", "source_record_id"))
+    assert stored == sorted(rows)
+
+
 _CHECKPOINTS = """
 import os, sys, threading
 from django.db import connection, transaction

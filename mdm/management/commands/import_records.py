@@ -146,7 +146,6 @@ class Command(BaseCommand):
         errors: list[tuple[int, str]] = []
         self.prepared: dict[int, tuple] = {}
         self.plan = None  # a one-chunk file's `plan_bulk`, made while its weights are estimated
-        self.spent = None  # the last chunk's plan, let go of once its checkpoint has begun
         self.run = RunKeys(entity)  # the keys this import writes, kept for its later chunks
         self.pending: set = set()  # golden records whose survivorship waits for the end
         total = 0
@@ -211,7 +210,7 @@ class Command(BaseCommand):
                     }
                 # The sample's profiles are let go where unused: held to the end of the load,
                 # those of 100,000 rows kept 250 MB through it.
-                del flat, prepared, digests, profiles, columns, ready  # `chunks` holds the items
+                del flat, prepared, digests, profiles, columns
             del sample, parsed
         outcomes: Counter = Counter()
         started = time.monotonic()
@@ -243,10 +242,6 @@ class Command(BaseCommand):
                             self._bulk(items, settings, outcomes, errors)
                     del items
                     checkpoint()
-                    # The chunk's records and plan are let go while the checkpoint runs beside
-                    # (at the import's end, freeing them took 0.1-0.15 s of a 10,000-record
-                    # load on one core, the other idle).
-                    self.spent = None
                     done += count
                     self._progress(done, max(total, done), started)
             finally:
@@ -411,7 +406,6 @@ class Command(BaseCommand):
 
     def _bulk(self, items, settings, outcomes, errors) -> None:
         plan, self.plan = self.plan, None  # made for these items, if any: used once
-        self.spent = plan  # let go of after the commit's checkpoint has begun
         try:
             batch = plan.items if plan is not None else [item for _, item in items]
             counted = bulk_ingest(  # a plan is made for a file of one chunk: the last
