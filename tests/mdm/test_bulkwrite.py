@@ -623,6 +623,15 @@ def test_json_rows_go_as_json_on_sqlite(monkeypatch):
     assert BlockingKey.objects.filter(source_record=record).count() == 2
 
 
+def _record_ids(count: int) -> list[int]:
+    return [
+        SourceRecord.objects.create(
+            entity="customer", system="crm", external_id=str(n), attributes={}, profile={}
+        ).pk
+        for n in range(count)
+    ]
+
+
 def test_keys_sent_by_record_store_the_rows_they_were_given(monkeypatch):
     """Record order on SQLite: each statement takes the records' key lists, numbered up from
     its first record; gaps, another entity, a NUL character and full statements start anew
@@ -636,12 +645,7 @@ def test_keys_sent_by_record_store_the_rows_they_were_given(monkeypatch):
         pytest.skip("SQLite's own path (PostgreSQL takes COPY)")
     monkeypatch.setattr(keyindex, "KEYS_PER_STATEMENT", 4)
     monkeypatch.setattr(keyindex, "_GAP", 2)
-    ids = [
-        SourceRecord.objects.create(
-            entity="customer", system="crm", external_id=str(n), attributes={}, profile={}
-        ).pk
-        for n in range(12)
-    ]
+    ids = _record_ids(12)
     rows = [("customer", "fa:a", ids[0]), ("customer", "fa:b", ids[0])]
     rows += [("customer", "ni:c", ids[2])]  # ids[1] has no keys: an empty list
     rows += [("customer", f"st:{n}", ids[3]) for n in range(5)]  # more than a statement holds
@@ -673,12 +677,7 @@ def test_keys_copied_by_record_store_the_rows_they_were_given(monkeypatch, in_ke
     if connection.vendor != "postgresql":
         pytest.skip("PostgreSQL's own path (SQLite takes JSON)")
     monkeypatch.setattr(keyindex, "KEYS_PER_STATEMENT", 3)
-    ids = [
-        SourceRecord.objects.create(
-            entity="customer", system="crm", external_id=str(n), attributes={}, profile={}
-        ).pk
-        for n in range(5)
-    ]
+    ids = _record_ids(5)
     rows = [("customer", "fa:a", ids[0]), ("customer", "fa:b", ids[0])]
     rows += [("customer", f"st:{n}", ids[1]) for n in range(4)]
     rows += [("customer", "la:tab\there", ids[2]), ("customer", "la:new\nline", ids[2])]
