@@ -890,7 +890,14 @@ def _write_fresh(
             beside.submit(write_keys)
 
     _write_new_goldens(
-        model, entity, live_new, records, overrides, meanwhile=write_records, ready=beside.wait
+        model,
+        entity,
+        live_new,
+        records,
+        overrides,
+        meanwhile=write_records,
+        ready=beside.wait,
+        meanwhile_is_short=keys_first,  # it hands the records to the thread; else writes both
     )
     mark = RunKeys.current_mark()  # the keys are in: any later ones are someone else's
     _write_reviews(entity, reviews, find)
@@ -933,12 +940,18 @@ def _survive_group(index: int) -> tuple[dict, str]:
 
 
 def _write_new_goldens(
-    model, entity, live_new, records: list[_NewRecord], overrides: dict, meanwhile, ready=None
+    model,
+    entity,
+    live_new,
+    records: list[_NewRecord],
+    overrides: dict,
+    meanwhile,
+    ready=None,
+    meanwhile_is_short: bool = False,
 ) -> None:
-    """Survivorship of the batch's new golden records (in a worker while `meanwhile` writes),
-    then their rows, provenance and history. `ready`, if given, is called once the rows are
-    made and before they are written (it waits for the connection); `meanwhile` is then
-    short (it hands its writes to another thread) and leaves the workers both cores."""
+    """Survivorship of the batch's new golden records (in workers while `meanwhile` writes;
+    see `fork_map`), then their rows, provenance and history. `ready`, if given, is called
+    once the rows are made and before they are written (it waits for the connection)."""
     members = defaultdict(list)
     for record in records:
         members[record.golden_id].append(record)
@@ -953,7 +966,7 @@ def _write_new_goldens(
             "overrides": overrides,
         },
         meanwhile=meanwhile,
-        meanwhile_is_short=ready is not None,
+        meanwhile_is_short=meanwhile_is_short,
     )
     for golden_id, (values, sources) in zip(ordered, survived, strict=True):
         goldens.append({"id": golden_id, **values})
