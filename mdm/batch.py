@@ -751,8 +751,12 @@ def _write_fresh(
     systems_of: dict = {}
     joined = {stored[other][1] for found in scored for other, *_ in found if other > 0}
     if shifts and joined:
-        beside.wait()  # the connection is this thread's again
-        systems_of = golden_systems(entity, joined)
+        # On PostgreSQL on a connection of its own, while the keys still go in on this one:
+        # the chunk has written nothing else, so the other sees every record this one does.
+        apart = connection.vendor == "postgresql" and len(connection.atomic_blocks) == 1
+        if not apart:
+            beside.wait()  # the connection is this thread's again
+        systems_of = beside_connection(partial(golden_systems, entity, joined), apart)()
 
     # 3. Decisions in file order: attach, create, merge or propose for review.
     names = [comparison.name for comparison in comparisons]

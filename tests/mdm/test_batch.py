@@ -7,7 +7,7 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
-from mdm.models import Customer, SourceRecord
+from mdm.models import Customer, MatchSettings, SourceRecord
 from tests.conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "bench"))
@@ -70,6 +70,39 @@ def test_candidates_read_on_a_second_connection_give_the_same_golden_records(
     assert _reload_keeping_weights(lambda: _load(generated, "--chunk", "40")) == one_by_one
     assert any(name == "concord-beside" and size for name, size in readers)
     assert any(name != "concord-beside" and size for name, size in readers)
+
+
+@pytest.mark.django_db(transaction=True)  # another connection sees only what is committed
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="a second connection on PostgreSQL")
+def test_the_systems_of_joined_golden_records_read_beside_the_keys_give_the_same_records(
+    generated, monkeypatch
+):
+    import threading
+
+    from mdm import batch
+    from mdm.matching.matcher import comparisons_for
+    from mdm.matching.scoring import default_weights, system_shifts
+
+    settings = MatchSettings.for_entity("customer")
+    weights = default_weights(comparisons_for("customer"))
+    prior = weights["prior"]  # systems that weigh: their golden records are looked up
+    settings.weights = {**weights, "prior_same_system": prior / 20}
+    settings.weights["prior_other_system"] = prior * 3
+    settings.save()
+    assert system_shifts(settings.weights)
+    monkeypatch.setattr(batch, "beside_connection", lambda work, beside: work)  # all on one
+    on_one = _reload_keeping_weights(lambda: _load(generated, "--chunk", "40"))
+    monkeypatch.undo()
+    read_on = []
+    real = batch.golden_systems
+
+    def systems(entity, golden_ids):
+        read_on.append(threading.current_thread().name)
+        return real(entity, golden_ids)
+
+    monkeypatch.setattr(batch, "golden_systems", systems)
+    assert _reload_keeping_weights(lambda: _load(generated, "--chunk", "40")) == on_one
+    assert read_on and set(read_on) == {"concord-beside"}
 
 
 def test_bulk_import_takes_the_bulk_path(generated, settings):
