@@ -72,12 +72,27 @@ def test_candidates_read_on_a_second_connection_give_the_same_golden_records(
     assert any(name != "concord-beside" and size for name, size in readers)
 
 
+def _threads_calling(monkeypatch, name: str) -> list[str]:
+    """The names of the threads that call `mdm.batch.<name>` from now on, as they call it."""
+    import threading
+
+    from mdm import batch
+
+    called, real = [], getattr(batch, name)
+
+    def spy(*args, **kwargs):
+        called.append(threading.current_thread().name)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(batch, name, spy)
+    return called
+
+
 @pytest.mark.django_db(transaction=True)  # another connection sees only what is committed
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="a second connection on PostgreSQL")
 def test_the_systems_of_joined_golden_records_read_beside_the_keys_give_the_same_records(
     generated, monkeypatch
 ):
-    import threading
 
     from mdm import batch
     from mdm.matching.matcher import comparisons_for
@@ -93,14 +108,7 @@ def test_the_systems_of_joined_golden_records_read_beside_the_keys_give_the_same
     monkeypatch.setattr(batch, "beside_connection", lambda work, beside: work)  # all on one
     on_one = _reload_keeping_weights(lambda: _load(generated, "--chunk", "40"))
     monkeypatch.undo()
-    read_on = []
-    real = batch.golden_systems
-
-    def systems(entity, golden_ids):
-        read_on.append(threading.current_thread().name)
-        return real(entity, golden_ids)
-
-    monkeypatch.setattr(batch, "golden_systems", systems)
+    read_on = _threads_calling(monkeypatch, "golden_systems")
     assert _reload_keeping_weights(lambda: _load(generated, "--chunk", "40")) == on_one
     assert read_on and set(read_on) == {"concord-beside"}
 
@@ -497,18 +505,8 @@ def test_a_load_in_chunks_works_out_each_golden_record_once_with_the_values_of_e
 def test_the_end_pass_reads_on_a_connection_of_its_own_and_gives_the_same_values(
     generated, monkeypatch, settings
 ):
-    import threading
 
-    from mdm import batch
-
-    readers = []
-    real = batch.survivorship_inputs
-
-    def reading(model, golden_ids):
-        readers.append(threading.current_thread().name)
-        return real(model, golden_ids)
-
-    monkeypatch.setattr(batch, "survivorship_inputs", reading)
+    readers = _threads_calling(monkeypatch, "survivorship_inputs")
     test_a_load_in_chunks_works_out_each_golden_record_once_with_the_values_of_each_chunk(
         generated, monkeypatch, settings
     )
