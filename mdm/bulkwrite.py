@@ -286,7 +286,8 @@ def write_rows(table: str, columns: list[str], rows, *, exact_json: bool = False
     `exact_json`: the caller vouches that every value is text, an integer, a boolean or None.
     SQLite then takes each batch as one JSON array, unpacked by `json_each` in C: for narrow
     rows the Python driver's binding of every value was most of the time (the 235,955 key rows
-    of a 10,000-record import: 0.58 s through `executemany`, 0.33 s as JSON). Not for wide
+    of a 10,000-record import: 0.58 s through `executemany`, 0.33 s as JSON; a first load
+    now sends its keys per record, `keyindex._insert_by_record`). Not for wide
     rows: each column is its own `json_extract`, which parses the row again (a source record's
     ten columns: 0.19 s -> 0.25 s). A batch that will not go as JSON (text with a NUL
     character, which SQLite's JSON functions would cut short) goes through `executemany`.
